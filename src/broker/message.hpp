@@ -1,0 +1,49 @@
+// An application message as the broker routes it: decoded once from the
+// publisher's PUBLISH, immutable afterwards, and shared by reference count
+// across shards and subscribers. Its payload is never copied for fan-out.
+//
+// Thread safety: immutable after construction; MessagePtr may be passed to
+// and read from any shard.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "mqtt/packet.hpp"
+
+namespace roadmq::broker {
+
+using SteadyClock = std::chrono::steady_clock;
+using TimePoint = SteadyClock::time_point;
+using Duration = SteadyClock::duration;
+
+struct Message {
+  std::string topic;
+  std::string payload;
+  mqtt::QoS qos = mqtt::QoS::at_most_once;
+  bool retain = false;
+  // What the publisher sent that subscribers get unchanged: Payload Format
+  // Indicator, Content Type, Response Topic, Correlation Data, User Property.
+  // Never Topic Alias, Subscription Identifier or Message Expiry Interval
+  // (expiry is kept absolute below and re-derived per delivery).
+  mqtt::Properties properties;
+  std::optional<TimePoint> expires_at;
+  std::string publisher;  // client id, for No Local; empty for broker-made messages
+  std::uint64_t received_at_ms = 0;  // wall clock, for events and $SYS
+
+  bool expired(TimePoint now) const noexcept { return expires_at && now >= *expires_at; }
+  // Remaining Message Expiry Interval in whole seconds, at least 1 while not expired.
+  std::optional<std::uint32_t> remaining_expiry(TimePoint now) const noexcept;
+};
+
+using MessagePtr = std::shared_ptr<const Message>;
+
+// Builds a Message from a decoded PUBLISH (topic already resolved from any
+// alias), keeping only the forwarded properties.
+MessagePtr make_message(mqtt::Publish&& publish, std::string publisher, TimePoint now,
+                        std::uint64_t wall_ms);
+
+}  // namespace roadmq::broker

@@ -1,0 +1,28 @@
+// Counters a session bumps; one instance per shard, summed at scrape time,
+// so no atomics and no lock per message.
+#pragma once
+
+#include <cstdint>
+
+namespace roadmq::broker {
+
+struct SessionStats {
+  std::uint64_t messages_received = 0;     // PUBLISH from clients
+  std::uint64_t messages_sent = 0;         // PUBLISH to clients
+  std::uint64_t qos0_received = 0, qos1_received = 0, qos2_received = 0;
+  std::uint64_t qos0_sent = 0, qos1_sent = 0, qos2_sent = 0;
+  std::uint64_t messages_redelivered = 0;  // DUP resends
+  std::uint64_t dropped_queue_full_qos0 = 0;   // queue full: a QoS 0 message dropped
+  std::uint64_t dropped_queue_full_oldest = 0; // queue full of QoS 1/2: oldest dropped
+  std::uint64_t dropped_qos0_offline = 0;      // mqueue_store_qos0 = false
+  std::uint64_t dropped_expired = 0;           // message expiry passed while queued
+  std::uint64_t dropped_too_large = 0;         // over the client's Maximum Packet Size
+  std::uint64_t dropped_await_rel_timeout = 0; // inbound QoS 2 never released
+  std::uint64_t puback_missed = 0;             // PUBACK/PUBREC/PUBCOMP for an unknown id
+  std::uint64_t keepalive_timeouts = 0;
+  std::uint64_t protocol_errors = 0;
+  std::uint64_t wills_published = 0;
+  std::uint64_t sessions_expired = 0;
+};
+
+}  // namespace roadmq::broker

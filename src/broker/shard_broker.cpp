@@ -1,0 +1,481 @@
+#include "broker/shard_broker.hpp"
+
+#include "broker/channel.hpp"
+#include "broker/node.hpp"
+#include "broker/presence.hpp"
+#include "mqtt/topic.hpp"
+
+namespace roadmq::broker {
+
+ShardStats& ShardStats::operator+=(const ShardStats& o) {
+  auto add = [](std::uint64_t& a, std::uint64_t b) { a += b; };
+  auto& s = sessions;
+  const auto& t = o.sessions;
+  add(s.messages_received, t.messages_received);
+  add(s.messages_sent, t.messages_sent);
+  add(s.qos0_received, t.qos0_received);
+  add(s.qos1_received, t.qos1_received);
+  add(s.qos2_received, t.qos2_received);
+  add(s.qos0_sent, t.qos0_sent);
+  add(s.qos1_sent, t.qos1_sent);
+  add(s.qos2_sent, t.qos2_sent);
+  add(s.messages_redelivered, t.messages_redelivered);
+  add(s.dropped_queue_full_qos0, t.dropped_queue_full_qos0);
+  add(s.dropped_queue_full_oldest, t.dropped_queue_full_oldest);
+  add(s.dropped_qos0_offline, t.dropped_qos0_offline);
+  add(s.dropped_expired, t.dropped_expired);
+  add(s.dropped_too_large, t.dropped_too_large);
+  add(s.dropped_await_rel_timeout, t.dropped_await_rel_timeout);
+  add(s.puback_missed, t.puback_missed);
+  add(s.keepalive_timeouts, t.keepalive_timeouts);
+  add(s.protocol_errors, t.protocol_errors);
+  add(s.wills_published, t.wills_published);
+  add(s.sessions_expired, t.sessions_expired);
+  add(connections, o.connections);
+  add(sessions_count, o.sessions_count);
+  add(subscriptions, o.subscriptions);
+  retained = std::max(retained, o.retained);  // replicas: same content everywhere
+  add(connects, o.connects);
+  add(connack_refused, o.connack_refused);
+  add(takeovers, o.takeovers);
+  add(disconnects, o.disconnects);
+  add(messages_routed, o.messages_routed);
+  add(messages_no_subscriber, o.messages_no_subscriber);
+  add(dropped_no_local, o.dropped_no_local);
+  add(bytes_received, o.bytes_received);
+  add(bytes_sent, o.bytes_sent);
+  add(malformed, o.malformed);
+  add(idle_timeouts, o.idle_timeouts);
+  add(retained_refused, o.retained_refused);
+  return *this;
+}
+
+ShardBroker::ShardBroker(Node& node, ShardId id)
+    : node_(node),
+      id_(id),
+      retained_(RetainedLimits{node.options().max_retained_messages, node.options().max_retained_payload}),
+      outbox_(node.runtime().shard_count()) {
+  // Session keys carry the shard in their top bits, so keys never collide
+  // across shards (shared-group members are named by key node-wide).
+  next_key_ = (std::uint64_t{id.value} << 48) | 1;
+}
+
+ShardBroker::~ShardBroker() = default;
+
+// ── connections ──────────────────────────────────────────────────────────────
+
+void ShardBroker::add_pending(Channel& channel) {
+  // Appended at the tail so the list stays in accept order and tick() stops
+  // at the first connection still within its idle timeout.
+  channel.pending_next = nullptr;
+  channel.pending_prev = pending_tail_;
+  if (pending_tail_) pending_tail_->pending_next = &channel;
+  else pending_head_ = &channel;
+  pending_tail_ = &channel;
+  channel.pending_linked = true;
+}
+
+void ShardBroker::remove_pending(Channel& channel) {
+  if (!channel.pending_linked) return;
+  if (channel.pending_prev) channel.pending_prev->pending_next = channel.pending_next;
+  else pending_head_ = channel.pending_next;
+  if (channel.pending_next) channel.pending_next->pending_prev = channel.pending_prev;
+  else pending_tail_ = channel.pending_prev;
+  channel.pending_prev = channel.pending_next = nullptr;
+  channel.pending_linked = false;
+}
+
+SessionRecord* ShardBroker::find_session(const std::string& client_id) {
+  auto it = sessions_.find(client_id);
+  return it == sessions_.end() || it->second->ended ? nullptr : it->second.get();
+}
+
+void ShardBroker::connect(Channel& channel, mqtt::Connect&& connect, bool assigned_id, TimePoint now) {
+  SessionRecord* record = find_session(connect.client_id);
+  if (record && record->channel) {
+    // Takeover [MQTT-3.1.4-3]: the old connection is closed (5.0: 0x8E) and
+    // the session, with everything queued and inflight, moves to the new one.
+    ++stats_.takeovers;
+    detach(*record, DetachReason::taken_over, mqtt::ReasonCode::session_taken_over, now);
+    record = find_session(connect.client_id);
+  }
+  if (record && connect.clean_start) {
+    // Clean Start discards the old session [MQTT-3.1.2-4]; a pending will is
+    // not sent, since a new connection came within its delay [MQTT-3.1.3-9].
+    end_session(*record, now, /*discard_will=*/true);
+    record = nullptr;
+  }
+  const bool present = record != nullptr;
+  if (!record) {
+    auto owned = std::make_unique<SessionRecord>(next_key_++, connect.client_id, node_.settings(),
+                                                 stats_.sessions);
+    record = owned.get();
+    by_key_.emplace(record->key, record);
+    sessions_.insert_or_assign(connect.client_id, std::move(owned));
+  }
+  record->channel = &channel;
+  channel.bind(record);
+  ++stats_.connections;
+  ++stats_.connects;
+  Actions actions;
+  record->session.attach(connect, present, assigned_id, now, actions);
+  run(*record, actions, now);
+  if (node_.options().sys_client_connected) publish_connected(channel, now);
+}
+
+void ShardBroker::handle(Channel& channel, mqtt::Packet&& packet, TimePoint now) {
+  SessionRecord* record = channel.session();
+  if (!record) return;
+  Actions actions;
+  record->session.handle(std::move(packet), now, actions);
+  run(*record, actions, now);
+}
+
+void ShardBroker::close_for(Channel& channel, mqtt::ReasonCode reason, DetachReason why,
+                            TimePoint now) {
+  SessionRecord* record = channel.session();
+  if (!record) {
+    channel.close(reason, true);
+    return;
+  }
+  detach(*record, why, reason, now);
+}
+
+void ShardBroker::channel_closed(Channel& channel, DetachReason reason, TimePoint now) {
+  SessionRecord* record = channel.session();
+  if (!record) return;
+  detach(*record, reason, mqtt::ReasonCode::normal_disconnection, now);
+  flush_outbox();
+}
+
+void ShardBroker::detach(SessionRecord& record, DetachReason reason, mqtt::ReasonCode code,
+                         TimePoint now) {
+  Channel* channel = record.channel;
+  if (!channel) return;
+  if (node_.options().sys_client_disconnected) publish_disconnected(*channel, reason, now);
+  record.channel = nullptr;
+  channel->bind(nullptr);
+  --stats_.connections;
+  ++stats_.disconnects;
+  const bool notify = reason == DetachReason::taken_over || reason == DetachReason::server_shutdown ||
+                      reason == DetachReason::keep_alive_timeout ||
+                      reason == DetachReason::protocol_error || reason == DetachReason::administrative;
+  channel->close(code, notify);
+  Actions actions;
+  record.session.detach(reason, now, actions);
+  run(record, actions, now);
+}
+
+// ── actions ──────────────────────────────────────────────────────────────────
+
+void ShardBroker::run(SessionRecord& record, Actions& actions, TimePoint now) {
+  Actions later;  // retained deliveries: after the SUBACK that caused them
+  for (std::size_t i = 0; i < actions.size() && !record.ended; ++i) run_one(record, actions[i], now, later);
+  while (!later.empty() && !record.ended) {
+    Actions batch = std::move(later);
+    later.clear();
+    for (std::size_t i = 0; i < batch.size() && !record.ended; ++i) run_one(record, batch[i], now, later);
+  }
+  if (!record.ended) schedule(record);
+}
+
+void ShardBroker::run_one(SessionRecord& record, Action& action, TimePoint now, Actions& later) {
+  std::visit(
+      [&](auto& a) {
+        using A = std::decay_t<decltype(a)>;
+        if constexpr (std::is_same_v<A, SendPacket>) {
+          if (record.channel) record.channel->send(a.packet);
+        } else if constexpr (std::is_same_v<A, SendPublish>) {
+          if (record.channel) record.channel->send_publish(a, now);
+        } else if constexpr (std::is_same_v<A, RoutePublish>) {
+          ++stats_.messages_routed;
+          route(a.message, now);
+        } else if constexpr (std::is_same_v<A, AddSubscription>) {
+          add_subscription(record, a, now, later);
+        } else if constexpr (std::is_same_v<A, RemoveSubscription>) {
+          remove_subscription(record, a.filter);
+        } else if constexpr (std::is_same_v<A, PublishWill>) {
+          route(a.message, now);
+        } else if constexpr (std::is_same_v<A, CloseConnection>) {
+          if (record.channel) {
+            Channel* channel = record.channel;
+            if (node_.options().sys_client_disconnected) publish_disconnected(*channel, a.detach, now);
+            record.channel = nullptr;
+            channel->bind(nullptr);
+            --stats_.connections;
+            ++stats_.disconnects;
+            channel->close(a.reason, a.send_disconnect);
+            record.session.detach(a.detach, now, later);
+          }
+        } else if constexpr (std::is_same_v<A, SessionEnded>) {
+          end_session(record, now, /*discard_will=*/false);
+        }
+      },
+      action);
+}
+
+void ShardBroker::schedule(SessionRecord& record) {
+  const auto next = record.session.next_deadline();
+  if (next && *next < record.scheduled) {
+    record.scheduled = *next;
+    deadlines_.emplace(*next, record.key);
+  }
+}
+
+void ShardBroker::end_session(SessionRecord& record, TimePoint now, bool discard_will) {
+  (void)discard_will;
+  if (record.ended) return;
+  record.ended = true;
+  // Copy: removing subscriptions edits the map being walked.
+  std::vector<std::string> filters;
+  filters.reserve(record.session.subscriptions().size());
+  for (const auto& [filter, entry] : record.session.subscriptions()) filters.push_back(filter);
+  for (const auto& f : filters) remove_subscription(record, f);
+  // Shared-subscription messages this session held go to another member.
+  for (auto& [message, options] : record.session.take_shared_messages()) route_shared(message, now, record.key);
+  by_key_.erase(record.key);
+  auto it = sessions_.find(record.session.client_id());
+  if (it != sessions_.end() && it->second.get() == &record) {
+    graveyard_.push_back(std::move(it->second));
+    sessions_.erase(it);
+  }
+}
+
+void ShardBroker::add_subscription(SessionRecord& record, AddSubscription& sub, TimePoint now,
+                                   Actions& later) {
+  if (auto shared = mqtt::parse_shared(sub.filter)) {
+    (void)shared;
+    SharedMember member{id_.value, record.key, record.session.client_id(), sub.options, sub.subscription_id};
+    std::string filter = sub.filter;
+    broadcast([filter, member](ShardBroker& s) { s.shared_.add_member(filter, member); });
+    return;  // retained messages are not sent for shared subscriptions [MQTT-4.8.2]
+  }
+  const bool is_new = local_.add(sub.filter, record.key, SubscriptionEntry{sub.options, sub.subscription_id});
+  if (is_new && local_.subscribers(sub.filter) == 1) {
+    std::string filter = sub.filter;
+    const auto shard = id_.value;
+    broadcast([filter, shard](ShardBroker& s) { s.routes_.set(filter, shard, true); });
+  }
+  const auto handling = sub.options.retain_handling;
+  if (handling == mqtt::RetainHandling::do_not_send ||
+      (handling == mqtt::RetainHandling::send_if_new_subscription && !sub.is_new))
+    return;
+  DeliveryOptions options;
+  options.qos = sub.options.max_qos;
+  options.retain_as_published = sub.options.retain_as_published;
+  options.from_retained = true;
+  if (sub.subscription_id) options.subscription_ids.push_back(*sub.subscription_id);
+  retained_.match(sub.filter, now, [&](const MessagePtr& message) {
+    record.session.deliver(message, options, now, later);
+  });
+}
+
+void ShardBroker::remove_subscription(SessionRecord& record, const std::string& filter) {
+  if (mqtt::parse_shared(filter)) {
+    const auto key = record.key;
+    std::string f = filter;
+    broadcast([f, key](ShardBroker& s) { s.shared_.remove_member(f, key); });
+    return;
+  }
+  if (!local_.remove(filter, record.key)) return;
+  if (local_.subscribers(filter) == 0) {
+    std::string f = filter;
+    const auto shard = id_.value;
+    broadcast([f, shard](ShardBroker& s) { s.routes_.set(f, shard, false); });
+  }
+}
+
+void ShardBroker::broadcast(std::function<void(ShardBroker&)> fn) {
+  const auto n = node_.shard_count();
+  for (std::uint32_t s = 0; s < n; ++s) {
+    if (s == id_.value) continue;
+    node_.runtime().post(ShardId{s}, [node = &node_, s, fn] { fn(node->shard(ShardId{s})); });
+  }
+  fn(*this);
+}
+
+// ── routing ──────────────────────────────────────────────────────────────────
+
+void ShardBroker::route(const MessagePtr& message, TimePoint now) {
+  if (message->retain && node_.options().retainer_enabled) {
+    const auto r = retained_.put(message);
+    if (r == RetainResult::refused_full || r == RetainResult::refused_too_large) ++stats_.retained_refused;
+    const auto n = node_.shard_count();
+    for (std::uint32_t s = 0; s < n; ++s) {
+      if (s == id_.value) continue;
+      node_.runtime().post(ShardId{s}, [node = &node_, s, message] {
+        // Each replica applies the same put; only the origin counts refusals.
+        const auto ignored = node->shard(ShardId{s}).retained_.put(message);
+        (void)ignored;
+      });
+    }
+  }
+  const std::uint64_t mask = routes_.match(message->topic);
+  bool delivered = mask != 0;
+  for (std::uint32_t s = 0; s < outbox_.size(); ++s) {
+    if ((mask & (std::uint64_t{1} << s)) == 0) continue;
+    if (s == id_.value) {
+      deliver_local(message, now);
+    } else {
+      outbox_[s].messages.push_back(message);
+      outbox_dirty_ = true;
+    }
+  }
+  if (route_shared(message, now, 0)) delivered = true;
+  if (!delivered) ++stats_.messages_no_subscriber;
+}
+
+bool ShardBroker::route_shared(const MessagePtr& message, TimePoint now, std::uint64_t exclude_key) {
+  bool any = false;
+  shared_.match(message->topic, [&](SharedGroup& group) {
+    const SharedMember* member = shared_.pick(group, node_.options().shared_strategy, message->publisher,
+                                              message->topic, exclude_key);
+    if (!member) return;
+    any = true;
+    SharedDelivery delivery{member->session_key, message, {}};
+    delivery.options.qos = member->options.max_qos;
+    delivery.options.retain_as_published = member->options.retain_as_published;
+    delivery.options.share_group = std::string(group.name());
+    if (member->subscription_id) delivery.options.subscription_ids.push_back(*member->subscription_id);
+    if (member->shard == id_.value) {
+      deliver_shared(delivery, now);
+    } else {
+      outbox_[member->shard].shared.push_back(std::move(delivery));
+      outbox_dirty_ = true;
+    }
+  });
+  return any;
+}
+
+void ShardBroker::flush_outbox() {
+  if (!outbox_dirty_) return;
+  outbox_dirty_ = false;
+  for (std::uint32_t s = 0; s < outbox_.size(); ++s) {
+    auto& out = outbox_[s];
+    if (out.messages.empty() && out.shared.empty()) continue;
+    auto batch = std::make_shared<Outgoing>(std::move(out));
+    out = Outgoing{};
+    node_.runtime().post(ShardId{s}, [node = &node_, s, batch] {
+      node->shard(ShardId{s}).receive(std::move(*batch));
+    });
+  }
+}
+
+void ShardBroker::receive(Outgoing&& batch) {
+  const auto now = SteadyClock::now();
+  for (const auto& m : batch.messages) deliver_local(m, now);
+  for (const auto& d : batch.shared) deliver_shared(d, now);
+  flush_outbox();
+  graveyard_.clear();
+}
+
+void ShardBroker::deliver_local(const MessagePtr& message, TimePoint now) {
+  // Overlapping subscriptions of one session become one delivery with the
+  // highest QoS and every subscription identifier [MQTT-3.3.4-2/3].
+  auto& targets = scratch_targets_;
+  targets.clear();
+  local_.match(message->topic, [&](std::string_view, std::uint64_t key, const SubscriptionEntry& e) {
+    for (auto& t : targets) {
+      if (t.key != key) continue;
+      if (e.options.max_qos > t.options.qos) t.options.qos = e.options.max_qos;
+      t.options.retain_as_published = t.options.retain_as_published || e.options.retain_as_published;
+      t.no_local = t.no_local && e.options.no_local;
+      if (e.subscription_id) t.options.subscription_ids.push_back(*e.subscription_id);
+      return;
+    }
+    Target t{key, {}, e.options.no_local};
+    t.options.qos = e.options.max_qos;
+    t.options.retain_as_published = e.options.retain_as_published;
+    if (e.subscription_id) t.options.subscription_ids.push_back(*e.subscription_id);
+    targets.push_back(std::move(t));
+  });
+  // Delivering may run arbitrary session actions; work on a private copy.
+  std::vector<Target> work;
+  work.swap(targets);
+  for (auto& t : work) {
+    auto it = by_key_.find(t.key);
+    if (it == by_key_.end()) continue;
+    SessionRecord& record = *it->second;
+    // [MQTT-3.8.3-3] No Local: not back to the publisher's own connection.
+    if (t.no_local && !message->publisher.empty() && record.session.client_id() == message->publisher) {
+      ++stats_.dropped_no_local;
+      continue;
+    }
+    Actions actions;
+    record.session.deliver(message, t.options, now, actions);
+    run(record, actions, now);
+  }
+  work.clear();
+  if (scratch_targets_.capacity() < work.capacity()) scratch_targets_.swap(work);
+}
+
+void ShardBroker::deliver_shared(const SharedDelivery& delivery, TimePoint now) {
+  auto it = by_key_.find(delivery.session_key);
+  if (it == by_key_.end()) {
+    // The member left while the message travelled: another member takes it.
+    route_shared(delivery.message, now, delivery.session_key);
+    return;
+  }
+  SessionRecord& record = *it->second;
+  Actions actions;
+  record.session.deliver(delivery.message, delivery.options, now, actions);
+  run(record, actions, now);
+}
+
+// ── time and operations ──────────────────────────────────────────────────────
+
+void ShardBroker::tick(TimePoint now) {
+  const auto idle = node_.options().idle_timeout;
+  while (pending_head_ && now - pending_head_->accepted_at() >= idle) {
+    Channel* c = pending_head_;
+    remove_pending(*c);
+    ++stats_.idle_timeouts;
+    c->close(mqtt::ReasonCode::normal_disconnection, false);
+  }
+  while (!deadlines_.empty() && deadlines_.top().first <= now) {
+    const auto [when, key] = deadlines_.top();
+    deadlines_.pop();
+    auto it = by_key_.find(key);
+    if (it == by_key_.end()) continue;
+    SessionRecord& record = *it->second;
+    if (record.scheduled != when) continue;  // superseded by an earlier deadline
+    record.scheduled = TimePoint::max();
+    Actions actions;
+    record.session.tick(now, actions);
+    run(record, actions, now);
+  }
+  flush_outbox();
+  graveyard_.clear();
+}
+
+void ShardBroker::publish_connected(Channel& channel, TimePoint now) {
+  route(make_connected_event(node_.options().name, channel.info()), now);
+}
+
+void ShardBroker::publish_disconnected(Channel& channel, DetachReason reason, TimePoint now) {
+  route(make_disconnected_event(node_.options().name, channel.info(), reason, wall_clock_ms()), now);
+}
+
+void ShardBroker::shutdown(TimePoint now) {
+  std::vector<SessionRecord*> online;
+  for (auto& [id, record] : sessions_)
+    if (record->channel) online.push_back(record.get());
+  for (auto* record : online) detach(*record, DetachReason::server_shutdown, mqtt::ReasonCode::server_shutting_down, now);
+  for (Channel* c = pending_head_; c;) {
+    Channel* next = c->pending_next;
+    remove_pending(*c);
+    c->close(mqtt::ReasonCode::server_shutting_down, false);
+    c = next;
+  }
+  flush_outbox();
+}
+
+ShardStats ShardBroker::stats() const {
+  ShardStats s = stats_;
+  s.sessions_count = sessions_.size();
+  s.subscriptions = local_.size();
+  s.retained = retained_.size();
+  return s;
+}
+
+}  // namespace roadmq::broker

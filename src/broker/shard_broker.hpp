@@ -1,0 +1,165 @@
+// One shard's part of the broker: the sessions whose client ids live here,
+// the local subscription index of those sessions, and this shard's replicas
+// of the node-wide tables (routes: which shards subscribe to what; shared
+// groups; retained messages). It executes the sessions' actions.
+//
+// Publish path (no lock anywhere):
+//   RoutePublish on shard A ── route replica ──▶ shards with subscribers
+//        │                                          │ (one batch per shard per read burst)
+//        │ shared groups replica: pick a member ───▶│
+//        ▼                                          ▼
+//   local index (if A subscribes)            deliver_batch() on shard B: local index → sessions
+//
+// Thread safety: owned by one shard; every method on that shard's thread.
+// Other shards reach it only through ShardRuntime::post().
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <queue>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "broker/message.hpp"
+#include "broker/retained_store.hpp"
+#include "broker/route_table.hpp"
+#include "broker/session.hpp"
+#include "broker/session_action.hpp"
+#include "broker/session_stats.hpp"
+#include "broker/shared_groups.hpp"
+#include "broker/subscription_index.hpp"
+#include "broker/transport.hpp"
+
+namespace roadmq::broker {
+
+class Channel;
+class Node;
+
+struct SessionRecord {
+  SessionRecord(std::uint64_t k, std::string client_id, const SessionSettings& s, SessionStats& st)
+      : key(k), session(std::move(client_id), s, st) {}
+  std::uint64_t key;
+  Session session;
+  Channel* channel = nullptr;
+  TimePoint scheduled = TimePoint::max();  // deadline queued in the timer heap
+  bool ended = false;                      // removed; memory freed after the current call
+};
+
+// A message for one shared-subscription member, travelling to its shard.
+struct SharedDelivery {
+  std::uint64_t session_key = 0;
+  MessagePtr message;
+  DeliveryOptions options;
+};
+
+// Node-wide counters of one shard, summed by whoever asks every shard.
+struct ShardStats {
+  SessionStats sessions;
+  std::uint64_t connections = 0;          // connected clients now
+  std::uint64_t sessions_count = 0;       // sessions now (online + offline)
+  std::uint64_t subscriptions = 0;        // local subscriptions now
+  std::uint64_t retained = 0;             // this shard's replica
+  std::uint64_t connects = 0;             // CONNECTs accepted
+  std::uint64_t connack_refused = 0;
+  std::uint64_t takeovers = 0;
+  std::uint64_t disconnects = 0;
+  std::uint64_t messages_routed = 0;      // inbound messages routed
+  std::uint64_t messages_no_subscriber = 0;
+  std::uint64_t dropped_no_local = 0;
+  std::uint64_t bytes_received = 0;
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t malformed = 0;            // decode errors, by connection
+  std::uint64_t idle_timeouts = 0;        // no CONNECT in time
+  std::uint64_t retained_refused = 0;
+
+  ShardStats& operator+=(const ShardStats& o);
+};
+
+class ShardBroker {
+ public:
+  ShardBroker(Node& node, ShardId id);
+  ~ShardBroker();
+
+  ShardId id() const noexcept { return id_; }
+
+  // ── connections (from Channel) ──
+  void add_pending(Channel& channel);
+  void remove_pending(Channel& channel);
+  void connect(Channel& channel, mqtt::Connect&& connect, bool assigned_id, TimePoint now);
+  void handle(Channel& channel, mqtt::Packet&& packet, TimePoint now);
+  // The broker ends a connection for bad input (5.0: DISCONNECT `reason` first).
+  void close_for(Channel& channel, mqtt::ReasonCode reason, DetachReason why, TimePoint now);
+  void channel_closed(Channel& channel, DetachReason reason, TimePoint now);
+  void count_malformed() noexcept { ++stats_.malformed; }
+  void count_refused() noexcept { ++stats_.connack_refused; }
+  void count_bytes(std::size_t in, std::size_t out) noexcept {
+    stats_.bytes_received += in;
+    stats_.bytes_sent += out;
+  }
+
+  // ── time ──
+  void tick(TimePoint now);
+
+  // ── routing ──
+  // A message from a client or the broker itself, routed from this shard.
+  void route(const MessagePtr& message, TimePoint now);
+  // Sends what route() batched for other shards; called after each read burst.
+  void flush_outbox();
+
+
+  // ── operations ──
+  ShardStats stats() const;
+  // Every connection gets DISCONNECT 0x8B (v5) and is closed.
+  void shutdown(TimePoint now);
+  std::size_t connection_count() const noexcept { return stats_.connections; }
+
+ private:
+  struct Outgoing {
+    std::vector<MessagePtr> messages;    // for that shard's local index
+    std::vector<SharedDelivery> shared;  // for one member each
+  };
+  struct Target {
+    std::uint64_t key;
+    DeliveryOptions options;
+    bool no_local;
+  };
+
+  SessionRecord* find_session(const std::string& client_id);
+  void detach(SessionRecord& record, DetachReason reason, mqtt::ReasonCode code, TimePoint now);
+  void run(SessionRecord& record, Actions& actions, TimePoint now);
+  void run_one(SessionRecord& record, Action& action, TimePoint now, Actions& later);
+  void schedule(SessionRecord& record);
+  void end_session(SessionRecord& record, TimePoint now, bool discard_will);
+  void add_subscription(SessionRecord& record, AddSubscription& sub, TimePoint now, Actions& later);
+  void remove_subscription(SessionRecord& record, const std::string& filter);
+  void deliver_local(const MessagePtr& message, TimePoint now);
+  void deliver_shared(const SharedDelivery& delivery, TimePoint now);
+  bool route_shared(const MessagePtr& message, TimePoint now, std::uint64_t exclude_key);
+  void receive(Outgoing&& batch);
+  void broadcast(std::function<void(ShardBroker&)> fn);
+  void publish_connected(Channel& channel, TimePoint now);
+  void publish_disconnected(Channel& channel, DetachReason reason, TimePoint now);
+
+  Node& node_;
+  ShardId id_;
+  std::uint64_t next_key_;
+  std::unordered_map<std::string, std::unique_ptr<SessionRecord>> sessions_;
+  std::unordered_map<std::uint64_t, SessionRecord*> by_key_;
+  SubscriptionIndex<SubscriptionEntry> local_;
+  RouteTable routes_;
+  SharedGroups shared_;
+  RetainedStore retained_;
+  std::vector<Outgoing> outbox_;
+  bool outbox_dirty_ = false;
+  std::vector<Target> scratch_targets_;
+  using Deadline = std::pair<TimePoint, std::uint64_t>;
+  std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> deadlines_;
+  Channel* pending_head_ = nullptr;
+  Channel* pending_tail_ = nullptr;
+  std::vector<std::unique_ptr<SessionRecord>> graveyard_;  // freed after the current call
+  ShardStats stats_;
+};
+
+}  // namespace roadmq::broker

@@ -1,0 +1,45 @@
+// Runs a broker::Channel over a net::Connection: the net handler interface on
+// one side, the broker's Transport on the other. Moves with its connection
+// when the channel migrates to the client id's home shard.
+//
+// Thread safety: the shard that currently owns the connection.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "broker/channel.hpp"
+#include "broker/node.hpp"
+#include "broker/transport.hpp"
+#include "net/connection.hpp"
+
+namespace roadmq::server {
+
+class MqttHandler final : public net::ConnectionHandler, public broker::Transport {
+ public:
+  MqttHandler(broker::Node& node, std::string peer);
+
+  // Called once the handler is installed on its connection.
+  void start(broker::ShardId shard);
+
+  // net::ConnectionHandler
+  std::span<std::uint8_t> read_buffer(std::size_t hint) override;
+  void on_read(std::size_t n) override;
+  void on_closed(std::error_code reason) override;
+
+  // broker::Transport
+  mqtt::ByteBuffer& output() override { return connection().out().bytes(); }
+  void flush() override { connection().flush(); }
+  std::size_t output_pending() const override { return connection().output_pending(); }
+  void close() override { connection().close(); }
+  std::string_view peer_address() const override { return peer_; }
+  void migrate(broker::ShardId shard, std::function<void()> done) override;
+
+ private:
+  broker::Node& node_;
+  std::string peer_;
+  std::optional<broker::Channel> channel_;
+};
+
+}  // namespace roadmq::server

@@ -1,0 +1,153 @@
+#include "server/server.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include "base/log.hpp"
+#include "broker/sys_topics.hpp"
+#include "net/shard.hpp"
+#include "net/tcp_listener.hpp"
+#include "server/mqtt_handler.hpp"
+
+namespace roadmq::server {
+namespace {
+
+// Keep alive, retry and expiry deadlines are whole seconds in the spec; a
+// tenth of a second is precise enough and costs nothing when idle.
+constexpr auto kTickPeriod = std::chrono::milliseconds(100);
+
+}  // namespace
+
+struct Server::Impl final : broker::ShardRuntime {
+  explicit Impl(const config::Settings& s) : settings(s) {}
+
+  std::uint32_t shard_count() const override { return static_cast<std::uint32_t>(pool.size()); }
+  void post(broker::ShardId shard, std::function<void()> fn) override {
+    pool.post(net::ShardId{shard.value}, std::move(fn));
+  }
+
+  void arm_tick(net::Shard& shard) {
+    ticks[shard.id().value()] = shard.timers().schedule_after(kTickPeriod, [this, &shard] {
+      if (stopping.load(std::memory_order_acquire)) return;
+      node->shard(broker::ShardId{shard.id().value()}).tick(broker::SteadyClock::now());
+      arm_tick(shard);
+    });
+  }
+
+  void arm_sys(net::Shard& shard0) {
+    sys_timer = shard0.timers().schedule_after(node->options().sys_interval, [this, &shard0] {
+      if (stopping.load(std::memory_order_acquire)) return;
+      sys->publish_now();
+      arm_sys(shard0);
+    });
+  }
+
+  // Runs `fn` on every shard and waits for all of them.
+  void on_every_shard(const std::function<void(net::Shard&)>& fn) {
+    std::vector<std::future<void>> done;
+    for (std::size_t i = 0; i < pool.size(); ++i) {
+      auto p = std::make_shared<std::promise<void>>();
+      done.push_back(p->get_future());
+      auto& shard = pool.shard(net::ShardId{static_cast<std::uint32_t>(i)});
+      shard.post([&fn, &shard, p] {
+        fn(shard);
+        p->set_value();
+      });
+    }
+    for (auto& f : done) f.wait();
+  }
+
+  const config::Settings& settings;
+  net::ShardPool pool;
+  std::unique_ptr<broker::Node> node;
+  std::unique_ptr<broker::SysPublisher> sys;
+  std::vector<std::unique_ptr<net::TcpListener>> listeners;
+  std::vector<net::TimerQueue::Handle> ticks;
+  net::TimerQueue::Handle sys_timer;
+  std::atomic<bool> stopping{false};
+  bool started = false;
+};
+
+Server::Server(const config::Settings& settings, broker::NodeOptions options)
+    : impl_(std::make_unique<Impl>(settings)) {
+  auto shards = settings.node.shards;
+  if (shards == 0) shards = std::max(1u, std::thread::hardware_concurrency());
+  if (shards > 64) shards = 64;  // the route replica's shard mask is 64 bits
+  impl_->pool.start(shards);
+  impl_->ticks.resize(shards);
+  impl_->node = std::make_unique<broker::Node>(std::move(options), *impl_);
+}
+
+Server::~Server() { stop(); }
+
+unsigned Server::shard_count() const noexcept { return static_cast<unsigned>(impl_->pool.size()); }
+
+Expected<void, std::string> Server::start() {
+  auto& im = *impl_;
+  for (const auto& [name, tcp] : im.settings.listeners.tcp) {
+    if (!tcp.enable) continue;
+    net::ListenerOptions lo;
+    lo.bind = tcp.bind;
+    lo.max_connections = tcp.max_connections;
+    // The decoder grows its buffer only for large packets; start reads small
+    // so an idle connection costs little.
+    lo.connection.read_hint = 512;
+    auto* node = im.node.get();
+    auto listener = std::make_unique<net::TcpListener>(
+        im.pool, lo,
+        [node](net::Connection& conn) {
+          auto handler = std::make_unique<MqttHandler>(*node, conn.remote_endpoint().to_string());
+          auto* h = handler.get();
+          h->start(broker::ShardId{conn.shard_id().value()});
+          conn.set_handler(std::move(handler));
+        },
+        [name = name](net::ShardId shard, std::error_code ec) {
+          ROADMQ_LOG_RATELIMITED(log::Level::warning, "listener tcp:%s shard %u: accept error: %s", name.c_str(),
+                                 shard.value(), ec.message().c_str());
+        });
+    if (auto ok = listener->start(); !ok) return Unexpected{"listener tcp:" + name + ": " + ok.error().what};
+    bound_.push_back({"tcp:" + name, listener->local_endpoint().to_string()});
+    im.listeners.push_back(std::move(listener));
+  }
+  im.on_every_shard([&im](net::Shard& shard) { im.arm_tick(shard); });
+  if (im.node->options().sys_interval.count() > 0) {
+    im.sys = std::make_unique<broker::SysPublisher>(*im.node);
+    im.on_every_shard([&im](net::Shard& shard) {
+      if (shard.id().value() == 0) im.arm_sys(shard);
+    });
+  }
+  im.started = true;
+  return {};
+}
+
+void Server::stop() {
+  auto& im = *impl_;
+  if (!im.pool.running()) return;
+  if (im.started) {
+    // 1. stop accepting
+    for (auto& l : im.listeners) l->stop();
+    // 2. tell every client and close
+    im.stopping.store(true, std::memory_order_release);
+    im.on_every_shard([&im](net::Shard& shard) {
+      shard.timers().cancel(im.ticks[shard.id().value()]);
+      if (shard.id().value() == 0) shard.timers().cancel(im.sys_timer);
+      im.node->shard(broker::ShardId{shard.id().value()}).shutdown(broker::SteadyClock::now());
+    });
+    // 3. drain: closing connections flush what they have (bounded by the
+    // connection close timeout).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    for (;;) {
+      std::size_t open = 0;
+      for (auto& l : im.listeners) open += l->open_connections();
+      if (open == 0 || std::chrono::steady_clock::now() >= deadline) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  // 4. stop the shards; the node goes after them.
+  im.pool.stop();
+  im.listeners.clear();
+}
+
+}  // namespace roadmq::server

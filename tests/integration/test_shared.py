@@ -1,0 +1,180 @@
+"""Shared subscriptions: $share/<group>/<filter> and EMQX's $queue/<filter>,
+round_robin distribution (the default strategy), redispatch of a departed
+member's unacknowledged messages."""
+
+import collections
+import threading
+import time
+
+import pytest
+
+import mqtt_wire as w
+from paho_sync import MQTTv5, MQTTv311
+
+
+def members(broker, clients, uid, filt, n, qos=1, version=MQTTv5):
+    """n group members sharing one condition variable, so a test can wait
+    for "a message arrived at any member" without polling."""
+    cv = threading.Condition()
+    out = []
+    for i in range(n):
+        c = clients.paho(broker, f"{uid}-m{i}", version, connect=False)
+        c.cv = cv
+        c.connect()
+        c.subscribe(filt, qos=qos)
+        out.append(c)
+    return out
+
+
+def collect(subs, total, timeout=20.0):
+    """Messages per member, once `total` arrived over all members."""
+    cv = subs[0].cv
+    deadline = time.monotonic() + timeout
+    with cv:
+        while True:
+            count = sum(len(s.messages) for s in subs)
+            if count >= total:
+                return {i: list(s.messages) for i, s in enumerate(subs)}
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"got {count} of {total}: "
+                                   f"{ {i: [m.payload for m in s.messages] for i, s in enumerate(subs)} }")
+            cv.wait(left)
+
+
+@pytest.mark.parametrize("prefix", ["$share/g1/", "$queue/"], ids=["share", "queue"])
+def test_shared_round_robin(broker, clients, uid, prefix):
+    """Each message goes to exactly one member of the group [§4.8.2]; with
+    the round_robin strategy and one publisher, members take turns, so 3
+    members get 4 each of 12. A non-shared subscriber gets all of them."""
+    topic = f"shared/{uid}"
+    subs = members(broker, clients, uid, prefix + topic, 3)
+    plain = clients.paho(broker, f"{uid}-plain")
+    plain.subscribe(topic, qos=1)
+    pub = clients.paho(broker, f"{uid}-p")
+    for i in range(12):
+        pub.publish(topic, f"{i}".encode(), qos=1)
+    got = collect(subs, 12)
+    payloads = sorted(int(m.payload) for v in got.values() for m in v)
+    assert payloads == list(range(12)), got
+    assert sorted(len(v) for v in got.values()) == [4, 4, 4], \
+        {i: [m.text for m in v] for i, v in got.items()}
+    assert [int(m.payload) for m in plain.get_n(12)] == list(range(12))
+    # Delivered topic is the real topic, not the $share filter [MQTT-3.3.2-3].
+    assert all(m.topic == topic for v in got.values() for m in v)
+
+
+def test_shared_groups_independent(broker, clients, uid):
+    """Every group gets each message once [§4.8.2: each Shared Subscription
+    is a separate session-independent subscription]."""
+    topic = f"shared/{uid}"
+    ga = members(broker, clients, f"{uid}-a", f"$share/ga/{topic}", 2)
+    gb = members(broker, clients, f"{uid}-b", f"$share/gb/{topic}", 2)
+    pub = clients.paho(broker, f"{uid}-p")
+    for i in range(6):
+        pub.publish(topic, f"{i}".encode(), qos=1)
+    for group in (ga, gb):
+        got = collect(group, 6)
+        assert sorted(int(m.payload) for v in got.values() for m in v) == list(range(6))
+
+
+def test_shared_wildcard_filter_and_qos(broker, clients, uid):
+    """A shared subscription's filter may hold wildcards; the member's
+    granted QoS is respected [MQTT-4.8.2-3]."""
+    base = f"shared/{uid}"
+    subs = members(broker, clients, uid, f"$share/gq/{base}/+/up", 2, qos=0)
+    pub = clients.paho(broker, f"{uid}-p")
+    for i in range(4):
+        pub.publish(f"{base}/v{i}/up", f"{i}".encode(), qos=2)
+    got = collect(subs, 4)
+    ms = [m for v in got.values() for m in v]
+    assert sorted(m.topic for m in ms) == sorted(f"{base}/v{i}/up" for i in range(4))
+    assert all(m.qos == 0 for m in ms)
+
+
+def test_shared_v311_members(broker, clients, uid):
+    """3.1.1 clients can join a shared group too (EMQX extension)."""
+    topic = f"shared/{uid}"
+    subs = members(broker, clients, uid, f"$share/g311/{topic}", 2, version=MQTTv311)
+    pub = clients.paho(broker, f"{uid}-p", MQTTv311)
+    for i in range(4):
+        pub.publish(topic, f"{i}".encode(), qos=1)
+    got = collect(subs, 4)
+    assert sorted(int(m.payload) for v in got.values() for m in v) == list(range(4))
+    assert sorted(len(v) for v in got.values()) == [2, 2]
+
+
+def test_shared_unsubscribe(broker, clients, uid):
+    """Unsubscribing from $share/g/f removes the member [MQTT-3.10.4-1]:
+    the remaining member gets everything afterwards."""
+    topic = f"shared/{uid}"
+    a, b = members(broker, clients, uid, f"$share/gu/{topic}", 2)
+    assert a.unsubscribe(f"$share/gu/{topic}") == [0]
+    pub = clients.paho(broker, f"{uid}-p")
+    for i in range(4):
+        pub.publish(topic, f"{i}".encode(), qos=1)
+    assert [int(m.payload) for m in b.get_n(4)] == list(range(4))
+    assert a.drain() == []
+
+
+def test_shared_no_local_is_protocol_error(broker, clients, uid):
+    """No Local on a shared subscription is a Protocol Error [MQTT-3.8.3-4]:
+    the subscription is not granted (DISCONNECT 0x82, or a SUBACK failure
+    code)."""
+    c = clients.raw(broker)
+    c.connect(uid)
+    c.send(w.subscribe_packet(5, [(f"$share/g/nl/{uid}", w.sub_options(1, no_local=True))]))
+    p = c.recv()
+    if p is not None and p.type == w.SUBACK:
+        assert p.reason_codes[0] >= 0x80, p
+    else:
+        assert p is None or (p.type, p.reason_code) == (w.DISCONNECT, 0x82), p
+        c.wait_closed()
+
+
+def test_shared_member_leaving_hands_over_unacked(broker, clients, uid):
+    """A member whose session ends with QoS 1 messages unacknowledged: those
+    messages go to another member of the group (§4.8.2: 'the Server SHOULD
+    send the Application Message to another Client that is subscribed to the
+    same Shared Subscription'; EMQX redispatches). No message is lost."""
+    topic = f"shared/{uid}"
+    filt = f"$share/gh/{topic}"
+    # The member that never acknowledges (raw client, session expiry 0).
+    lazy = clients.raw(broker)
+    lazy.connect(f"{uid}-lazy")
+    lazy.subscribe(filt, qos=1)
+    good = clients.paho(broker, f"{uid}-good")
+    good.subscribe(filt, qos=1)
+    pub = clients.paho(broker, f"{uid}-p")
+    n = 6
+    for i in range(n):
+        pub.publish(topic, f"{i}".encode(), qos=1)
+    held = []
+    # round_robin: lazy gets half of them; wait until it holds them all.
+    while len(held) < n // 2:
+        held.append(lazy.expect(w.PUBLISH).payload)
+    lazy.abort()
+    got = good.get_n(n, timeout=20)
+    counts = collections.Counter(m.payload for m in got)
+    assert sorted(int(p) for p in counts) == list(range(n)), counts
+    assert all(v == 1 for v in counts.values()), f"duplicates: {counts}"
+
+
+def test_shared_qos2_member_leaving_hands_over(broker, clients, uid):
+    """QoS 2 messages a leaving member never acknowledged are redispatched
+    as well (EMQX behaviour; §4.8.2)."""
+    topic = f"shared/{uid}"
+    filt = f"$share/gh2/{topic}"
+    lazy = clients.raw(broker)
+    lazy.connect(f"{uid}-lazy")
+    lazy.subscribe(filt, qos=2)
+    good = clients.paho(broker, f"{uid}-good")
+    good.subscribe(filt, qos=2)
+    pub = clients.paho(broker, f"{uid}-p")
+    for i in range(4):
+        pub.publish(topic, f"{i}".encode(), qos=2)
+    held = [lazy.expect(w.PUBLISH).payload for _ in range(2)]
+    assert len(held) == 2
+    lazy.abort()
+    got = good.get_n(4, timeout=20)
+    assert sorted(int(m.payload) for m in got) == [0, 1, 2, 3]

@@ -1,0 +1,356 @@
+// StreamDecoder: the connection-side loop. Bytes arrive in arbitrary pieces
+// (one at a time, many frames at once, frames split across reads); the
+// decoder must hand out exactly the packets that were sent, refuse an
+// oversized packet from its header alone, follow the version CONNECT
+// announces, keep its buffer no larger than the frame in hand, and stay
+// failed once it has failed.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <random>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "mqtt/decoder.hpp"
+
+namespace roadmq::mqtt {
+namespace {
+
+using Bytes = std::vector<std::uint8_t>;
+using namespace std::string_literals;
+
+constexpr auto v31 = ProtocolVersion::v3_1;
+constexpr auto v311 = ProtocolVersion::v3_1_1;
+constexpr auto v5 = ProtocolVersion::v5;
+
+Bytes varint(std::size_t v) {
+  Bytes out;
+  do {
+    auto b = static_cast<std::uint8_t>(v % 128);
+    v /= 128;
+    if (v != 0) b |= 0x80;
+    out.push_back(b);
+  } while (v != 0);
+  return out;
+}
+
+Bytes cat(std::initializer_list<Bytes> parts) {
+  Bytes out;
+  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
+Bytes pkt(std::uint8_t first, const Bytes& body) {
+  return cat({{first}, varint(body.size()), body});
+}
+
+const Bytes kConnect311 = {0x10, 0x0F, 0x00, 0x04, 'M',  'Q', 'T', 'T', 0x04,
+                           0x02, 0x00, 0x3C, 0x00, 0x03, 'a', 'b', 'c'};
+const Bytes kConnect31 = {0x10, 0x10, 0x00, 0x06, 'M',  'Q',  'I',  's', 'd',
+                          'p',  0x03, 0x02, 0x00, 0x0A, 0x00, 0x02, 'i', 'd'};
+const Bytes kConnect5 = {0x10, 0x10, 0x00, 0x04, 'M',  'Q',  'T', 'T', 0x05,
+                         0x02, 0x00, 0x3C, 0x00, 0x00, 0x03, 'a', 'b', 'c'};
+// PUBLISH QoS 0 to "t" whose last body byte is 0x00: payload "\0" under
+// 3.1.1, an empty Property Length and no payload under 5.0.
+const Bytes kAmbiguousPublish = {0x30, 0x04, 0x00, 0x01, 't', 0x00};
+const Bytes kPingreq = {0xC0, 0x00};
+const Bytes kPuback1 = {0x40, 0x02, 0x00, 0x01};
+const Bytes kAuth = {0xF0, 0x00};
+
+// PUBLISH QoS 1 under 3.1.1 with packet id `id` and a payload of `size` bytes.
+Bytes publish311(std::uint16_t id, std::size_t size) {
+  Bytes body = {
+      0x00, 0x03, 'a', '/', 'b', static_cast<std::uint8_t>(id >> 8), static_cast<std::uint8_t>(id)};
+  for (std::size_t i = 0; i < size; ++i) body.push_back(static_cast<std::uint8_t>(i * 7));
+  return pkt(0x32, body);
+}
+
+// Drains every complete packet; fails the test on an error.
+std::vector<Packet> drain(StreamDecoder& d) {
+  std::vector<Packet> out;
+  Packet p;
+  StreamDecoder::Status st;
+  while ((st = d.next(p)) == StreamDecoder::Status::packet) out.push_back(p);
+  EXPECT_EQ(st, StreamDecoder::Status::need_more) << d.error().rule;
+  return out;
+}
+
+// Writes `bytes` the way an I/O loop would: prepare, copy at most `chunk`
+// bytes, commit, drain.
+std::vector<Packet> pump(StreamDecoder& d, const Bytes& bytes, std::size_t chunk) {
+  std::vector<Packet> out;
+  std::size_t pos = 0;
+  while (pos < bytes.size()) {
+    const auto room = d.prepare(chunk);
+    EXPECT_GE(room.size(), 1u);
+    const std::size_t n = std::min({room.size(), chunk, bytes.size() - pos});
+    std::copy_n(bytes.begin() + static_cast<std::ptrdiff_t>(pos), n, room.begin());
+    d.commit(n);
+    pos += n;
+    for (auto& p : drain(d)) out.push_back(std::move(p));
+  }
+  return out;
+}
+
+// The packet a frame decodes to on its own.
+Packet decode_one(const Bytes& frame, ProtocolVersion v) {
+  const FrameResult fr = parse_frame(frame, kMaxPacketSize, v);
+  EXPECT_EQ(fr.status, FrameStatus::complete);
+  auto decoded = decode_packet(fr.frame, v);
+  EXPECT_TRUE(decoded.has_value());
+  return decoded ? *decoded : Packet{};
+}
+
+TEST(StreamDecoder, EmptyNeedsMore) {
+  StreamDecoder d;
+  Packet p;
+  EXPECT_EQ(d.next(p), StreamDecoder::Status::need_more);
+  EXPECT_EQ(d.buffered(), 0u);
+  d.feed({});
+  EXPECT_EQ(d.next(p), StreamDecoder::Status::need_more);
+}
+
+TEST(StreamDecoder, ByteByByte) {
+  const Bytes sub = pkt(0x82, {0x00, 0x02, 0x00, 0x01, '#', 0x01});
+  const Bytes stream = cat({kConnect311, publish311(1, 5), sub, kPingreq, {0xE0, 0x00}});
+  StreamDecoder d;  // 5.0 until CONNECT says otherwise
+  std::vector<Packet> got;
+  for (const std::uint8_t b : stream) {
+    const auto room = d.prepare(1);
+    ASSERT_GE(room.size(), 1u);
+    room[0] = b;
+    d.commit(1);
+    for (auto& p : drain(d)) got.push_back(std::move(p));
+  }
+  ASSERT_EQ(got.size(), 5u);
+  EXPECT_EQ(std::get<Connect>(got[0]).client_id, "abc");
+  const auto& pub = std::get<Publish>(got[1]);
+  EXPECT_EQ(pub.packet_id, PacketId{1});
+  EXPECT_EQ(pub.payload, "\x00\x07\x0E\x15\x1C"s);
+  EXPECT_EQ(std::get<Subscribe>(got[2]).subscriptions.at(0).filter, "#");
+  EXPECT_TRUE(std::holds_alternative<Pingreq>(got[3]));
+  EXPECT_TRUE(std::holds_alternative<Disconnect>(got[4]));
+  EXPECT_EQ(d.version(), v311);
+  EXPECT_EQ(d.buffered(), 0u);
+}
+
+TEST(StreamDecoder, ManyFramesInOneFeed) {
+  Bytes stream;
+  for (std::uint16_t id = 1; id <= 100; ++id) {
+    const Bytes f = publish311(id, id % 13);
+    stream.insert(stream.end(), f.begin(), f.end());
+  }
+  StreamDecoder d(kMaxPacketSize, v311);
+  d.feed(stream);
+  const auto got = drain(d);
+  ASSERT_EQ(got.size(), 100u);
+  for (std::uint16_t id = 1; id <= 100; ++id) {
+    const auto& p = std::get<Publish>(got[id - 1]);
+    EXPECT_EQ(p.packet_id, PacketId{id});
+    EXPECT_EQ(p.payload.size(), id % 13u);
+  }
+  EXPECT_EQ(d.buffered(), 0u);
+}
+
+TEST(StreamDecoder, FrameSplitAcrossFeedsAtEveryPoint) {
+  const Bytes a = publish311(7, 300);  // two-byte Remaining Length
+  const Bytes stream = cat({a, kPuback1});
+  const std::vector<Packet> expected = {decode_one(a, v311), decode_one(kPuback1, v311)};
+  for (std::size_t cut = 0; cut <= stream.size(); ++cut) {
+    StreamDecoder d(kMaxPacketSize, v311, 64);
+    d.feed(std::span(stream).first(cut));
+    auto got = drain(d);
+    d.feed(std::span(stream).subspan(cut));
+    for (auto& p : drain(d)) got.push_back(std::move(p));
+    EXPECT_EQ(got, expected) << "cut at " << cut;
+  }
+}
+
+TEST(StreamDecoder, OversizedPacketRefusedBeforeItsBodyArrives) {
+  StreamDecoder d(1024, v5, 64);
+  Packet p;
+  d.feed(Bytes{0x30});
+  EXPECT_EQ(d.next(p), StreamDecoder::Status::need_more);
+  d.feed(Bytes{0xD0});  // Remaining Length continues...
+  EXPECT_EQ(d.next(p), StreamDecoder::Status::need_more);
+  d.feed(Bytes{0x0F});  // ...2000: the header alone says 2003 > 1024
+  ASSERT_EQ(d.next(p), StreamDecoder::Status::error);
+  EXPECT_EQ(d.error().reason, ReasonCode::packet_too_large);
+  EXPECT_EQ(d.capacity(), 64u);  // nothing was allocated for the body
+}
+
+TEST(StreamDecoder, PacketOfExactlyTheMaximumSizeIsAccepted) {
+  const Bytes f = publish311(1, 1000);
+  StreamDecoder d(static_cast<std::uint32_t>(f.size()), v311);
+  d.feed(f);
+  EXPECT_EQ(drain(d).size(), 1u);
+  StreamDecoder smaller(static_cast<std::uint32_t>(f.size() - 1), v311);
+  smaller.feed(std::span(f).first(3));
+  Packet p;
+  ASSERT_EQ(smaller.next(p), StreamDecoder::Status::error);
+  EXPECT_EQ(smaller.error().reason, ReasonCode::packet_too_large);
+}
+
+TEST(StreamDecoder, SetMaxPacketSizeAppliesToLaterFrames) {
+  StreamDecoder d(kMaxPacketSize, v311);
+  d.feed(publish311(1, 100));
+  EXPECT_EQ(drain(d).size(), 1u);
+  d.set_max_packet_size(50);
+  d.feed(publish311(2, 100));
+  Packet p;
+  ASSERT_EQ(d.next(p), StreamDecoder::Status::error);
+  EXPECT_EQ(d.error().reason, ReasonCode::packet_too_large);
+}
+
+TEST(StreamDecoder, ConnectSwitchesTo311) {
+  StreamDecoder d;  // default 5.0
+  d.feed(cat({kConnect311, kAmbiguousPublish}));
+  const auto got = drain(d);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(d.version(), v311);
+  EXPECT_EQ(std::get<Publish>(got[1]).payload, "\0"s);
+}
+
+TEST(StreamDecoder, ConnectSwitchesTo5) {
+  StreamDecoder d(kMaxPacketSize, v311);
+  d.feed(cat({kConnect5, kAmbiguousPublish, kAuth}));
+  const auto got = drain(d);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(d.version(), v5);
+  EXPECT_EQ(std::get<Publish>(got[1]).payload, "");
+  EXPECT_TRUE(std::holds_alternative<Auth>(got[2]));
+}
+
+TEST(StreamDecoder, ConnectSwitchesTo31) {
+  StreamDecoder d;
+  d.feed(kConnect31);
+  ASSERT_EQ(drain(d).size(), 1u);
+  EXPECT_EQ(d.version(), v31);
+}
+
+TEST(StreamDecoder, AuthIsRefusedOnceA311ConnectIsSeen) {
+  StreamDecoder d;
+  d.feed(cat({kConnect311, kAuth}));
+  Packet p;
+  ASSERT_EQ(d.next(p), StreamDecoder::Status::packet);
+  ASSERT_EQ(d.next(p), StreamDecoder::Status::error);
+  EXPECT_EQ(d.error().reason, ReasonCode::malformed_packet);
+}
+
+TEST(StreamDecoder, GrowsToTheFrameSizeAndShrinksBackWhenIdle) {
+  const Bytes big = publish311(3, 100'000);
+  StreamDecoder d(1'000'000, v311, 64);
+  EXPECT_EQ(d.capacity(), 64u);
+
+  std::size_t pos = 0;
+  Packet p;
+  while (pos < big.size()) {
+    const auto room = d.prepare(16);
+    if (pos >= 5) {
+      // The header is in: the buffer holds exactly the frame, no more.
+      EXPECT_EQ(d.capacity(), big.size());
+    }
+    const std::size_t n = std::min<std::size_t>({room.size(), 4096, big.size() - pos});
+    std::copy_n(big.begin() + static_cast<std::ptrdiff_t>(pos), n, room.begin());
+    d.commit(n);
+    pos += n;
+    if (pos < big.size()) {
+      ASSERT_EQ(d.next(p), StreamDecoder::Status::need_more);
+      d.shrink_if_idle();  // not idle: a partial frame is held
+      EXPECT_GE(d.capacity(), pos);
+    }
+  }
+  ASSERT_EQ(d.next(p), StreamDecoder::Status::packet);
+  EXPECT_EQ(std::get<Publish>(p).payload.size(), 100'000u);
+  EXPECT_EQ(d.capacity(), big.size());
+  d.shrink_if_idle();
+  EXPECT_EQ(d.capacity(), 64u);
+  EXPECT_EQ(d.buffered(), 0u);
+
+  // Still works afterwards.
+  d.feed(kPuback1);
+  EXPECT_EQ(drain(d).size(), 1u);
+}
+
+TEST(StreamDecoder, PrepareNeverGrowsPastTheMaximumPacketSize) {
+  StreamDecoder d(1000, v5, 256);
+  const auto room = d.prepare(1 << 20);
+  EXPECT_GE(room.size(), 1u);
+  EXPECT_LE(d.capacity(), 1005u);
+}
+
+TEST(StreamDecoder, CompactsConsumedBytesInsteadOfGrowing) {
+  Bytes stream;
+  for (std::uint16_t id = 1; id <= 1000; ++id) {
+    const Bytes f = publish311(id, 3);  // 12 bytes each
+    stream.insert(stream.end(), f.begin(), f.end());
+  }
+  StreamDecoder d(kMaxPacketSize, v311, 64);
+  const auto got = pump(d, stream, 25);  // reads straddle frame boundaries
+  ASSERT_EQ(got.size(), 1000u);
+  EXPECT_EQ(std::get<Publish>(got[999]).packet_id, PacketId{1000});
+  EXPECT_EQ(d.capacity(), 64u);
+}
+
+TEST(StreamDecoder, RandomReadSizesDeliverExactlyWhatWasSent) {
+  std::mt19937 rng(12345);
+  Bytes stream = kConnect5;
+  std::vector<Packet> expected = {decode_one(kConnect5, v5)};
+  for (int i = 0; i < 300; ++i) {
+    const std::size_t size = std::uniform_int_distribution<std::size_t>(0, 5000)(rng);
+    Bytes body = {0x00, 0x01, 'x', 0x01, static_cast<std::uint8_t>(i), 0x03, 0x23, 0x00};
+    body.push_back(static_cast<std::uint8_t>(i % 250 + 1));  // Topic Alias
+    body.resize(body.size() + size, static_cast<std::uint8_t>(i));
+    const Bytes f = pkt(0x32, body);
+    stream.insert(stream.end(), f.begin(), f.end());
+    expected.push_back(decode_one(f, v5));
+  }
+  StreamDecoder d(8000, v311, 128);
+  std::vector<Packet> got;
+  std::size_t pos = 0;
+  while (pos < stream.size()) {
+    const std::size_t want = std::uniform_int_distribution<std::size_t>(1, 9000)(rng);
+    const auto room = d.prepare(want);
+    ASSERT_GE(room.size(), 1u);
+    ASSERT_LE(d.capacity(), 8005u);
+    const std::size_t n = std::min({room.size(), want, stream.size() - pos});
+    std::copy_n(stream.begin() + static_cast<std::ptrdiff_t>(pos), n, room.begin());
+    d.commit(n);
+    pos += n;
+    for (auto& p : drain(d)) got.push_back(std::move(p));
+    if (rng() % 4 == 0) d.shrink_if_idle();
+  }
+  EXPECT_EQ(got, expected);
+}
+
+TEST(StreamDecoder, FailedStateSticks) {
+  StreamDecoder d(kMaxPacketSize, v311);
+  d.feed(cat({kPuback1, {0x36, 0x03, 0x00, 0x01, 't'}, kPuback1}));  // PUBLISH QoS 3 in between
+  Packet p;
+  ASSERT_EQ(d.next(p), StreamDecoder::Status::packet);
+  ASSERT_EQ(d.next(p), StreamDecoder::Status::error);
+  const CodecError first = d.error();
+  EXPECT_EQ(first.reason, ReasonCode::malformed_packet);
+  EXPECT_EQ(d.next(p), StreamDecoder::Status::error);
+  d.feed(kPingreq);
+  EXPECT_EQ(d.next(p), StreamDecoder::Status::error);
+  EXPECT_EQ(d.error(), first);
+}
+
+TEST(StreamDecoder, BodyErrorSticksToo) {
+  StreamDecoder d(kMaxPacketSize, v311);
+  d.feed(Bytes{0x40, 0x02, 0x00, 0x00});  // PUBACK with Packet Identifier 0
+  Packet p;
+  ASSERT_EQ(d.next(p), StreamDecoder::Status::error);
+  EXPECT_EQ(d.error().reason, ReasonCode::protocol_error);
+  d.feed(kPuback1);
+  EXPECT_EQ(d.next(p), StreamDecoder::Status::error);
+  EXPECT_EQ(d.error().reason, ReasonCode::protocol_error);
+}
+
+}  // namespace
+}  // namespace roadmq::mqtt
