@@ -13,13 +13,19 @@ build_pkgs=(
 )
 test_pkgs=(
   clang libclang-rt-14-dev
-  mosquitto mosquitto-clients python3-paho-mqtt
+  mosquitto mosquitto-clients python3-paho-mqtt python3-pytest
   iproute2 curl procps
 )
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then
   want+=("${test_pkgs[@]}")
+fi
+
+# MQTT.js tests need node and npm; a machine that already has them (any
+# source) keeps its own.
+if [[ "${1:-}" == "--test" ]] && ! command -v npm >/dev/null 2>&1; then
+  want+=(nodejs npm)
 fi
 
 missing=()

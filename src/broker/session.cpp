@@ -1029,9 +1029,11 @@ std::vector<std::pair<MessagePtr, DeliveryOptions>> Session::take_shared_message
   };
 
   // Inflight first: older than anything queued. Messages past PUBREC belong
-  // to the client already and stay to complete their flow.
+  // to the client already and stay to complete their flow. A QoS 2 message
+  // whose delivery has started is never given to another member: only this
+  // client may complete it [MQTT-4.8.2-5/6].
   for (auto it = inflight_.begin(); it != inflight_.end();) {
-    if (it->message && is_shared(it->extras)) {
+    if (it->message && it->qos != QoS::exactly_once && is_shared(it->extras)) {
       taken.emplace_back(std::move(it->message), options_of(it->qos, it->flags, *it->extras));
       it = inflight_.erase(it);
     } else {

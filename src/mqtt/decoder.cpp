@@ -378,6 +378,11 @@ Status read_properties(WireReader& r, PropertyScope scope, Properties& out) {
     Property prop{info->id, 0, {}, {}};
     if (auto st = read_property_value(p, *info, prop); !st) return st;
     if (const auto rule = bad_value_rule(info->id, prop.number)) return protocol_error(*rule);
+    // A Response Topic is a topic name a responder publishes to, so it obeys
+    // the topic name rules [MQTT-3.3.2-14].
+    if (info->id == PropertyId::response_topic && validate_topic_name(prop.text)) {
+      return protocol_error("[MQTT-3.3.2-14] Response Topic is not a valid Topic Name");
+    }
     out.push_back(std::move(prop));
   }
   if ((seen & bit_of(PropertyId::authentication_data)) != 0 &&
@@ -505,6 +510,9 @@ PacketResult decode_connack(WireReader& r, ProtocolVersion version) {
       return Unexpected{st.error()};
     }
   } else {
+    // 3.1.1 defines return codes 0..5 only; anything else has no 5.0
+    // meaning to map to [MQTT-3.2.2.3].
+    if (*code > 5) return malformed("[MQTT-3.2.2.3] CONNACK return code above 5");
     c.reason = from_v3_connack_code(*code);
   }
   if (c.session_present && c.reason != ReasonCode::success) {
@@ -827,12 +835,15 @@ std::size_t StreamDecoder::growth_limit() const noexcept {
 std::span<std::uint8_t> StreamDecoder::make_room(std::size_t min_size, std::size_t limit) {
   const std::size_t held = buffered();
   std::size_t want = held + min_size;
-  // Once the header of the frame being assembled is in, grow straight to
-  // what it needs, so a large PUBLISH is read with few reallocations, and no
-  // further.
+  // Once the header of the frame being assembled is in, grow towards what it
+  // needs, doubling as its bytes arrive: a large PUBLISH is read with few
+  // reallocations, while a header that only claims a large body (and never
+  // sends it) costs at most kEagerGrowth, not max_packet_size.
+  constexpr std::size_t kEagerGrowth = 64 * 1024;
   const FrameResult pending = parse_frame(std::span<const std::uint8_t>(buf_).subspan(begin_, held),
                                           max_packet_size_, version_);
-  if (pending.status == FrameStatus::need_more) want = std::max(want, pending.needed);
+  if (pending.status == FrameStatus::need_more)
+    want = std::max(want, std::min(pending.needed, std::max(2 * held, kEagerGrowth)));
   want = std::max(std::min(want, limit), held);
 
   if (held == 0) begin_ = end_ = 0;

@@ -39,15 +39,6 @@ struct Shard::Runtime {
   std::optional<WorkGuard> work{io.get_executor()};
 };
 
-class Shard::TimerWaker final : public TimerQueue::Waker {
- public:
-  explicit TimerWaker(Shard& shard) noexcept : shard_(shard) {}
-  void arm(TimerQueue::TimePoint at) override { shard_.arm_timer(at); }
-
- private:
-  Shard& shard_;
-};
-
 ShardId current_shard() noexcept {
   const Shard* s = t_current;
   return s != nullptr ? s->id() : ShardId::invalid();
@@ -59,8 +50,9 @@ Shard::Shard(ShardPool& pool, ShardId id)
     : pool_(pool),
       id_(id),
       rt_(std::make_unique<Runtime>()),
-      waker_(std::make_unique<TimerWaker>(*this)),
-      timers_(waker_.get()) {}
+      timers_(TimerQueue::Waker{
+          [](void* self, TimerQueue::TimePoint at) { static_cast<Shard*>(self)->arm_timer(at); },
+          this}) {}
 
 Shard::~Shard() {
   ROADMQ_ASSERT(!thread_.joinable());

@@ -120,7 +120,6 @@ class Shard {
  private:
   friend class ShardPool;
   struct Runtime;
-  class TimerWaker;
 
   Shard(ShardPool& pool, ShardId id);
   void start_thread();
@@ -137,7 +136,6 @@ class Shard {
   ShardPool& pool_;
   const ShardId id_;
   std::unique_ptr<Runtime> rt_;  // io_context + steady timer (Asio kept out of this header)
-  std::unique_ptr<TimerWaker> waker_;
   Mailbox mailbox_;
   std::atomic<bool> accepting_{true};
   std::atomic<bool> io_open_{true};   // false once teardown may shut Asio down

@@ -73,10 +73,10 @@ TimerQueue::Callback TimerQueue::free_slot(std::uint32_t index) noexcept {
 }
 
 void TimerQueue::wake_for(TimePoint key) {
-  if (waker_ == nullptr) return;
+  if (waker_.arm == nullptr) return;
   if (armed_ && *armed_ <= key) return;  // an earlier wake-up is already due
   armed_ = key;
-  waker_->arm(key);
+  waker_.arm(waker_.context, key);
 }
 
 TimerQueue::Handle TimerQueue::schedule(TimePoint deadline, Callback cb) {

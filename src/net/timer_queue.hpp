@@ -47,14 +47,19 @@ class TimerQueue {
     std::uint32_t generation_ = 0;
   };
 
-  class Waker {
-   public:
-    virtual ~Waker() = default;
-    // Wake the owner at or after `earliest` to call run_expired(now).
-    virtual void arm(TimePoint earliest) = 0;
+  // Told to wake the owner at or after `earliest` to call run_expired(now).
+  // A function and its context rather than a virtual interface, on purpose:
+  // the wake-up runs on paths where the process may have no descriptor left
+  // (the listener's EMFILE pause schedules a timer), and UBSan's vptr check
+  // of a not-yet-seen dynamic type probes memory through pipe(2), which then
+  // fails and aborts with a false "invalid vptr" on a live object.
+  struct Waker {
+    void (*arm)(void* context, TimePoint earliest) = nullptr;
+    void* context = nullptr;
   };
 
-  explicit TimerQueue(Waker* waker = nullptr) noexcept : waker_(waker) {}
+  TimerQueue() noexcept = default;  // no waker: the owner polls (tests)
+  explicit TimerQueue(Waker waker) noexcept : waker_(waker) {}
   TimerQueue(const TimerQueue&) = delete;
   TimerQueue& operator=(const TimerQueue&) = delete;
   ~TimerQueue();
@@ -123,7 +128,7 @@ class TimerQueue {
   std::vector<std::uint32_t> free_;
   std::vector<HeapEntry> heap_;
   std::uint64_t next_seq_ = 0;
-  Waker* waker_;
+  Waker waker_{};
   std::optional<TimePoint> armed_;  // what the waker was last asked for
 };
 

@@ -3,6 +3,7 @@
 // Oracle: every packet the decoder accepts must encode and decode back to an
 // equal packet, and a stream error must name a known reason code.
 #include <cstdint>
+#include <cstdio>
 #include <algorithm>
 #include <cstdlib>
 #include <span>
@@ -15,8 +16,8 @@ namespace mq = roadmq::mqtt;
 namespace {
 
 [[noreturn]] void fail(const char* what) {
+  std::fprintf(stderr, "codec_fuzz oracle: %s\n", what);
   __builtin_trap();
-  (void)what;
 }
 
 void check_roundtrip(const mq::Packet& packet, mq::ProtocolVersion version) {

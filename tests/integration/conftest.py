@@ -31,7 +31,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import mqtt_wire  # noqa: E402
 import paho_sync  # noqa: E402
-from helpers import assert_no_message, sync_barrier, wait_until  # noqa: E402,F401
 from daemon import Daemon, module_broker  # noqa: E402
 
 # A test that hangs is a bug somewhere; fail it instead of hanging ctest.

@@ -2,23 +2,9 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import paho_sync
-
-
-def wait_until(pred, timeout: float = 10.0, what: str = "condition", interval: float = 0.02):
-    """Poll pred until truthy; only for states that raise no event (a process
-    exit, a counter on the next $SYS tick)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        time.sleep(interval)
 
 
 def assert_no_message(client: paho_sync.Client, within: float = 0.5):

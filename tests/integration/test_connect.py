@@ -9,7 +9,7 @@ import pytest
 import mqtt_wire as w
 from daemon import module_broker
 from helpers import assert_no_message
-from paho_sync import MQTTv5, MQTTv31, MQTTv311
+from paho_sync import MQTTv5, MQTTv31
 
 # Settings a vehicle fleet operator might restrict; one daemon for the tests
 # that check how those restrictions are announced and enforced.
@@ -377,3 +377,137 @@ def test_refused_connect_sends_no_will(restricted, clients, uid):
     pub.publish(will_topic, b"marker", qos=1)
     assert sub.get().payload == b"marker"
     assert_no_message(sub)
+
+
+# ---------------------------------------------------------------- identifiers and limits
+
+def test_long_client_id(broker, clients):
+    """The default max_clientid_len (65535) allows a 65535-byte id
+    [MQTT-3.1.3-5 allows longer than 23]; it works for pub/sub."""
+    cid = ("v" * 65535)
+    c = clients.raw(broker)
+    assert c.connect(cid).reason_code == 0
+    c.subscribe(f"long/{uuid.uuid4().hex}", qos=1)
+    assert c.is_open_after_ping()
+
+
+@pytest.mark.parametrize("cid", ["car/1", "car+1", "car#1", "京A·12345", "car 1", "$car", "car\"\\"],
+                         ids=["slash", "plus", "hash", "unicode", "space", "dollar", "quote"])
+def test_unusual_client_ids(broker, clients, cid):
+    """Client ids are any UTF-8 string [MQTT-3.1.3-4]; ids with topic
+    characters ('/', '+', '#') end up inside $SYS presence topics, which must
+    not confuse routing: the client works and so do others."""
+    cid = f"{cid}-{uuid.uuid4().hex[:6]}"
+    c = clients.raw(broker)
+    assert c.connect(cid).reason_code == 0
+    topic = f"odd/{uuid.uuid4().hex}"
+    c.subscribe(topic, qos=1)
+    c.publish(topic, b"self", qos=1)
+    assert c.recv_publish().payload == b"self"
+    c.disconnect()
+    other = clients.paho(broker, f"other-{uuid.uuid4().hex[:8]}")
+    other.subscribe(topic, qos=1)
+    other.publish(topic, b"fine", qos=1)
+    assert other.get().payload == b"fine"
+
+
+def test_listener_max_connections(broker_factory, clients):
+    """listeners.tcp.default.max_connections = 2: a third connection is
+    refused (closed, no CONNACK 0x00); once one leaves, a new one gets in."""
+    b = broker_factory(env={"ROADMQ_LISTENERS__TCP__DEFAULT__MAX_CONNECTIONS": "2"})
+    first = clients.raw(b)
+    assert first.connect("mc-1").reason_code == 0
+    second = clients.raw(b)
+    assert second.connect("mc-2").reason_code == 0
+    third = clients.raw(b)
+    try:
+        third.send(w.connect_packet("mc-3"))
+        got = third.wait_closed(timeout=15)
+    except (ConnectionError, OSError):
+        got = []  # refused before the CONNECT could even be written
+    assert all(p.type == w.CONNACK and p.reason_code >= 0x80 for p in got), got
+    assert first.is_open_after_ping() and second.is_open_after_ping()
+    first.disconnect()
+    # The slot is freed when the broker has handled the close: retry briefly.
+    deadline = time.monotonic() + 15
+    while True:
+        fourth = clients.raw(b)
+        try:
+            ack = fourth.connect("mc-4", timeout=5)
+            if ack.reason_code == 0:
+                break
+        except (ConnectionError, OSError, TimeoutError):
+            pass
+        assert time.monotonic() < deadline, "no connection accepted after one left"
+
+
+def test_keepalive_counts_only_client_packets(broker, clients, uid):
+    """Keep Alive is about packets from the client [MQTT-3.1.2-22]: a client
+    that only receives (QoS 0, nothing to acknowledge) is still dropped after
+    1.5 x Keep Alive, however busy the server is sending to it."""
+    topic = f"ka-recv/{uid}"
+    c = clients.raw(broker)
+    t0 = time.monotonic()
+    c.connect(f"{uid}-c", keepalive=1)
+    c.subscribe(topic, qos=0)
+    pub = clients.paho(broker, f"{uid}-p")
+    deadline = time.monotonic() + 15
+    closed_after = None
+    while time.monotonic() < deadline:
+        pub.publish(topic, b"tick", qos=0)
+        try:
+            p = c.recv(timeout=0.2)
+        except TimeoutError:
+            continue
+        if p is None:
+            closed_after = time.monotonic() - t0
+            break
+        assert p.type == w.PUBLISH or (p.type == w.DISCONNECT and p.reason_code == 0x8D), p
+    assert closed_after is not None, "a client that never sent anything was kept for 15 s"
+    assert closed_after >= 1.0, closed_after
+
+
+def test_packets_pipelined_behind_connect(broker, clients, uid):
+    """A client may send packets right after CONNECT without waiting for
+    CONNACK (§3.1.4): CONNECT, SUBSCRIBE, PUBLISH, PINGREQ in one write are
+    all processed, in order."""
+    topic = f"pipe/{uid}"
+    c = clients.raw(broker)
+    c.send(w.connect_packet(uid)
+           + w.subscribe_packet(1, [(topic, 1)])
+           + w.publish_packet(topic, b"early", qos=1, packet_id=2)
+           + w.PINGREQ_BYTES)
+    kinds = []
+    while len(kinds) < 5:
+        p = c.recv()
+        assert p is not None, f"closed after {kinds}"
+        kinds.append(p.name)
+        if p.type == w.PUBLISH:
+            assert p.payload == b"early"
+            c.ack(p)
+    assert kinds[0] == "CONNACK" and kinds[1] == "SUBACK", kinds
+    assert sorted(kinds[2:]) == ["PINGRESP", "PUBACK", "PUBLISH"], kinds
+
+
+def test_many_packets_in_one_write(broker, clients, uid):
+    """100 QoS 1 PUBLISH packets in one TCP write: 100 PUBACKs, in order
+    [MQTT-4.6.0-2 mirrored on the server], and 100 deliveries in order."""
+    topic = f"burst/{uid}"
+    sub = clients.raw(broker)
+    sub.connect(f"{uid}-s")
+    sub.subscribe(topic, qos=1)
+    c = clients.raw(broker)
+    c.connect(f"{uid}-p")
+    c.send(b"".join(w.publish_packet(topic, f"{i}".encode(), qos=1, packet_id=i + 1)
+                    for i in range(100)))
+    acks = [c.expect(w.PUBACK).packet_id for _ in range(100)]
+    assert acks == list(range(1, 101))
+    assert [int(sub.recv_publish().payload) for _ in range(100)] == list(range(100))
+
+
+def test_idle_timeout_with_partial_connect(short_timers, clients):
+    """Half a CONNECT and then silence (a slowloris) is still closed after
+    mqtt.idle_timeout, with nothing sent back [MQTT-3.14.0-1]."""
+    c = clients.raw(short_timers)
+    c.send(w.connect_packet("slow" + uuid.uuid4().hex[:8])[:9])
+    assert c.wait_closed(timeout=15) == []

@@ -19,10 +19,10 @@ class MosqSub:
     before publishing; messages are printed as MSG|topic|qos|retain|payload."""
 
     def __init__(self, broker, topic, *args):
+        # stdbuf: line-buffered stdout, or the debug lines sit in a pipe buffer.
         self.proc = subprocess.Popen(
-            # stdbuf: line-buffered stdout, or the debug lines sit in a pipe buffer.
-            ["stdbuf", "-oL", "mosquitto_sub", "-h", broker.host, "-p", str(broker.port), "-t", topic, "-d",
-             "-F", "MSG|%t|%q|%r|%p", *args],
+            ["stdbuf", "-oL", "mosquitto_sub", "-h", broker.host, "-p", str(broker.port), "-t", topic,
+             "-d", "-F", "MSG|%t|%q|%r|%p", *args],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines = []
         self.cv = threading.Condition()

@@ -169,3 +169,104 @@ def test_shared_group_across_shards(broker_factory, clients, uid, shards):
         counts = sorted(len(m.messages) for m in members)
     assert sorted(got) == list(range(41))
     assert counts[-1] - counts[0] <= 1, counts
+
+
+@pytest.mark.parametrize("shards", SHARDS)
+def test_simultaneous_connects_same_id(broker_factory, clients, uid, shards):
+    """Five connections with one client id at the same moment, ten times:
+    every CONNECT is answered, exactly one connection survives each round
+    (the others get DISCONNECT 0x8E or are closed) [MQTT-3.1.4-3], and the
+    session keeps working."""
+    b = start(broker_factory, shards)
+    cid = f"{uid}-race"
+    topic = f"ms/{uid}/race"
+    for rnd in range(10):
+        conns = [clients.raw(b) for _ in range(5)]
+        for c in conns:  # all CONNECTs on the wire before reading any answer
+            c.send(w.connect_packet(cid, clean=False, props={"session_expiry_interval": 300}))
+        for c in conns:
+            p = c.recv(timeout=20)
+            assert p is None or p.type in (w.CONNACK, w.DISCONNECT), p
+        survivors = []
+        for c in conns:
+            if c.eof:
+                continue
+            try:
+                if c.is_open_after_ping(timeout=10):
+                    survivors.append(c)
+            except TimeoutError:
+                pass
+        assert len(survivors) == 1, f"round {rnd}: {len(survivors)} connections alive"
+        last = survivors[0]
+        for c in conns:
+            if c is not last:
+                c.close()
+    last.subscribe(topic, qos=1)
+    pub = clients.paho(b, f"{uid}-p")
+    pub.publish(topic, b"winner", qos=1)
+    assert last.recv_publish().payload == b"winner"
+
+
+@pytest.mark.parametrize("shards", SHARDS)
+def test_churn_with_traffic(broker_factory, clients, uid, shards):
+    """Clients with wills and persistent sessions connecting, subscribing,
+    receiving and dropping (some abruptly) while a publisher streams QoS 0/1/2:
+    the daemon stays healthy (ASan watches) and a steady subscriber gets
+    every QoS 1/2 message once."""
+    b = start(broker_factory, shards)
+    topic = f"ms/{uid}/stream"
+    steady = clients.paho(b, f"{uid}-steady")
+    steady.subscribe(topic, qos=2)
+    pub = clients.paho(b, f"{uid}-pub")
+    sent = []
+    for rnd in range(15):
+        churners = []
+        for j in range(4):
+            c = clients.raw(b)
+            c.connect(f"{uid}-churn{j}", clean=(j % 2 == 0),
+                      props={"session_expiry_interval": 0 if j % 2 == 0 else 30},
+                      will=w.Will(f"ms/{uid}/will", b"bye", qos=1))
+            c.subscribe(topic, qos=j % 3)
+            churners.append(c)
+        for k in range(5):
+            payload = f"{rnd}:{k}".encode()
+            qos = 1 + (k % 2)
+            pub.publish(topic, payload, qos=qos, wait=False)
+            sent.append(payload)
+        pub.publish(topic, b"q0", qos=0, wait=False)
+        for j, c in enumerate(churners):
+            if j % 2:
+                c.abort()
+            else:
+                c.disconnect()
+    got = [m.payload for m in steady.get_n(len(sent) + 15, timeout=60)]
+    assert sorted(p for p in got if p != b"q0") == sorted(sent)
+
+
+@pytest.mark.parametrize("shards", SHARDS)
+def test_pipelined_packets_survive_shard_move(broker_factory, clients, uid, shards):
+    """Packets sent right behind CONNECT (same TCP write) reach the session
+    even though the connection moves to its client id's home shard after
+    CONNECT: every one of 16 clients gets CONNACK, SUBACK, its own message
+    and PINGRESP."""
+    b = start(broker_factory, shards)
+    conns = []
+    for i in range(16):
+        c = clients.raw(b)
+        topic = f"ms/{uid}/pipe{i}"
+        c.send(w.connect_packet(f"{uid}-pipe{i}")
+               + w.subscribe_packet(1, [(topic, 1)])
+               + w.publish_packet(topic, f"own{i}".encode(), qos=1, packet_id=2)
+               + w.PINGREQ_BYTES)
+        conns.append(c)
+    for i, c in enumerate(conns):
+        kinds = []
+        while len(kinds) < 5:
+            p = c.recv()
+            assert p is not None, (i, kinds)
+            kinds.append(p.name)
+            if p.type == w.PUBLISH:
+                assert p.payload == f"own{i}".encode()
+                c.ack(p)
+        assert kinds[:2] == ["CONNACK", "SUBACK"] and \
+            sorted(kinds[2:]) == ["PINGRESP", "PUBACK", "PUBLISH"], (i, kinds)

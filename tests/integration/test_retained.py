@@ -188,3 +188,79 @@ def test_retained_on_persistent_resubscribe_after_reconnect(broker, clients, uid
     pub.publish(topic, b"", qos=1, retain=True)
     assert sub2.get().payload == b""
     assert_no_message(sub2, 0.2)
+
+
+def test_retained_carries_subscription_identifier(broker, clients, uid):
+    """A retained message sent because of a new subscription carries that
+    subscription's identifier [MQTT-3.3.4-3]."""
+    topic = f"retsid/{uid}"
+    pub = clients.paho(broker, f"{uid}-p")
+    pub.publish(topic, b"kept", qos=1, retain=True)
+    c = clients.raw(broker)
+    c.connect(f"{uid}-s")
+    c.subscribe((topic, 1), props={"subscription_identifier": 42})
+    p = c.recv_publish()
+    assert (p.payload, p.retain, p.props.get("subscription_identifier")) == (b"kept", True, [42]), p
+    pub.publish(topic, b"", qos=1, retain=True)
+
+
+def test_retainer_limits(broker_factory, clients, uid):
+    """retainer.max_retained_messages = 2: a third topic is not stored (as in
+    EMQX, the new one is dropped), replacing a stored topic still works, and
+    deleting one makes room; retainer.max_payload_size = 16: a bigger
+    payload is forwarded live but not stored."""
+    b = broker_factory(env={"ROADMQ_RETAINER__MAX_RETAINED_MESSAGES": "2",
+                            "ROADMQ_RETAINER__MAX_PAYLOAD_SIZE": "16"})
+    base = f"retlim/{uid}"
+    live = clients.paho(b, f"{uid}-live")
+    live.subscribe(f"{base}/#", qos=1)
+    pub = clients.paho(b, f"{uid}-p")
+    pub.publish(f"{base}/big", b"x" * 17, qos=1, retain=True)
+    assert live.get().payload == b"x" * 17  # still delivered to current subscribers
+    pub.publish(f"{base}/a", b"a1", qos=1, retain=True)
+    pub.publish(f"{base}/b", b"b1", qos=1, retain=True)
+    pub.publish(f"{base}/c", b"c1", qos=1, retain=True)  # over the limit
+    pub.publish(f"{base}/a", b"a2", qos=1, retain=True)  # replaces: allowed
+
+    def stored(i):
+        s = clients.paho(b, f"{uid}-s{i}")
+        s.subscribe(f"{base}/#", qos=1)
+        got = collect_until_marker(s, pub, f"{base}/marker")
+        s.disconnect()
+        return sorted((m.topic.rsplit("/", 1)[1], m.payload) for m in got)
+
+    assert stored(1) == [("a", b"a2"), ("b", b"b1")]
+    pub.publish(f"{base}/b", b"", qos=1, retain=True)
+    pub.publish(f"{base}/c", b"c2", qos=1, retain=True)
+    assert stored(2) == [("a", b"a2"), ("c", b"c2")]
+
+
+def test_retainer_disabled(broker_factory, clients, uid):
+    """retainer.enable = false: retained publishes are still forwarded but
+    nothing is stored for later subscribers."""
+    b = broker_factory(env={"ROADMQ_RETAINER__ENABLE": "false"})
+    topic = f"retoff/{uid}"
+    live = clients.paho(b, f"{uid}-live")
+    live.subscribe(topic, qos=1)
+    pub = clients.paho(b, f"{uid}-p")
+    pub.publish(topic, b"state", qos=1, retain=True)
+    assert live.get().payload == b"state"
+    late = clients.paho(b, f"{uid}-late")
+    late.subscribe(topic, qos=1)
+    assert collect_until_marker(late, pub, topic) == []
+
+
+def test_retain_handling_1_after_unsubscribe(broker, clients, uid):
+    """Retain Handling 1 after UNSUBSCRIBE: the subscription no longer
+    exists, so retained messages are sent again [MQTT-3.3.1-10]."""
+    topic = f"rh1u/{uid}"
+    pub = clients.paho(broker, f"{uid}-p")
+    pub.publish(topic, b"kept", qos=1, retain=True)
+    sub = clients.paho(broker, f"{uid}-s")
+    sub.subscribe(topic, qos=1, retain_handling=1)
+    assert sub.get().payload == b"kept"
+    sub.unsubscribe(topic)
+    sub.subscribe(topic, qos=1, retain_handling=1)
+    m = sub.get()
+    assert (m.payload, m.retain) == (b"kept", True)
+    pub.publish(topic, b"", qos=1, retain=True)

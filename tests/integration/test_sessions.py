@@ -368,3 +368,124 @@ def test_session_messages_not_lost_when_subscriber_slow(broker, clients, uid):
     # Nothing is delivered twice: the next message is the one sent next.
     pub.publish(topic, b"end", qos=1)
     assert c.recv_publish().payload == b"end"
+
+
+def test_max_inflight_window(broker_factory, clients, uid):
+    """mqtt.max_inflight = 2 bounds unacknowledged QoS 1 messages per session
+    even when the client allows more (Receive Maximum 100): the rest wait in
+    the queue and follow, in order, as acks arrive."""
+    b = broker_factory(env={"ROADMQ_MQTT__MAX_INFLIGHT": "2", "ROADMQ_NODE__SHARDS": "1"})
+    topic = f"inflight/{uid}"
+    c = clients.raw(b)
+    c.connect(uid, props={"receive_maximum": 100})
+    c.subscribe(topic, qos=1)
+    pub = clients.paho(b, f"{uid}-p")
+    for i in range(5):
+        pub.publish(topic, f"m{i}".encode(), qos=1)
+    assert c.is_open_after_ping()
+    window = [p for p in c.backlog if p.type == w.PUBLISH]
+    assert [p.payload for p in window] == [b"m0", b"m1"], window
+    c.backlog.clear()
+    received = [p.payload for p in window]
+    for p in window:
+        c.ack(p)
+    while len(received) < 5:
+        p = c.expect(w.PUBLISH)
+        received.append(p.payload)
+        c.ack(p)
+    assert received == [b"m0", b"m1", b"m2", b"m3", b"m4"]
+
+
+def test_qos0_not_queued_when_disabled(broker_factory, clients, uid):
+    """mqtt.mqueue_store_qos0 = false: QoS 0 messages are not kept for an
+    offline session; QoS 1 ones are."""
+    b = broker_factory(env={"ROADMQ_MQTT__MQUEUE_STORE_QOS0": "false"})
+    topic = f"noq0/{uid}"
+    c = clients.paho(b, uid, clean=False, session_expiry=60)
+    c.subscribe(topic, qos=1)
+    c.disconnect()
+    pub = clients.paho(b, f"{uid}-p")
+    pub.publish(topic, b"q0", qos=0)
+    pub.publish(topic, b"q1", qos=1)
+    c2 = clients.paho(b, uid, clean=False, session_expiry=0)
+    assert c2.get().payload == b"q1"
+    pub.publish(topic, b"marker", qos=1)
+    assert c2.get().payload == b"marker"
+
+
+def test_resend_inflight_before_queue(broker, clients, uid):
+    """On reconnect, unacknowledged messages are resent first, with DUP and
+    their ids [MQTT-4.4.0-1], then the queued ones, keeping publish order
+    [MQTT-4.6.0-5]."""
+    topic = f"order-resume/{uid}"
+    c = clients.raw(broker)
+    c.connect(uid, clean=False, props={"session_expiry_interval": 60, "receive_maximum": 1})
+    c.subscribe(topic, qos=1)
+    pub = clients.paho(broker, f"{uid}-p")
+    for i in range(4):
+        pub.publish(topic, f"m{i}".encode(), qos=1)
+    first = c.expect(w.PUBLISH)
+    assert first.payload == b"m0"
+    c.abort()
+    c2 = clients.raw(broker)
+    assert c2.connect(uid, clean=False, props={"session_expiry_interval": 0}).session_present
+    got = [c2.recv_publish() for _ in range(4)]
+    assert [(p.payload, p.dup) for p in got] == [(b"m0", True), (b"m1", False), (b"m2", False),
+                                                 (b"m3", False)], got
+    assert got[0].packet_id == first.packet_id
+
+
+def test_puback_failure_code_ends_delivery(broker, clients, uid):
+    """A PUBACK with a reason code >= 0x80 acknowledges the message: it is
+    not resent on reconnect [MQTT-4.4.0-2]."""
+    topic = f"puback80/{uid}"
+    c = clients.raw(broker)
+    c.connect(uid, clean=False, props={"session_expiry_interval": 60})
+    c.subscribe(topic, qos=1)
+    pub = clients.paho(broker, f"{uid}-p")
+    pub.publish(topic, b"refused", qos=1)
+    p = c.expect(w.PUBLISH)
+    c.send(w.ack_packet(w.PUBACK, p.packet_id, reason=0x80))
+    assert c.is_open_after_ping()
+    c.abort()
+    c2 = clients.raw(broker)
+    assert c2.connect(uid, clean=False, props={"session_expiry_interval": 0}).session_present
+    pub.publish(topic, b"next", qos=1)
+    assert c2.recv_publish().payload == b"next"
+
+
+def test_pubrec_failure_code_ends_delivery(broker, clients, uid):
+    """A PUBREC with a reason code >= 0x80 ends the QoS 2 flow: no PUBREL is
+    sent [MQTT-4.3.3-4] and nothing is resent on reconnect
+    [MQTT-4.4.0-2]."""
+    topic = f"pubrec80/{uid}"
+    c = clients.raw(broker)
+    c.connect(uid, clean=False, props={"session_expiry_interval": 60})
+    c.subscribe(topic, qos=2)
+    pub = clients.paho(broker, f"{uid}-p")
+    pub.publish(topic, b"refused", qos=2)
+    p = c.expect(w.PUBLISH)
+    c.send(w.ack_packet(w.PUBREC, p.packet_id, reason=0x80))
+    assert c.is_open_after_ping()
+    assert not [x for x in c.backlog if x.type == w.PUBREL], c.backlog
+    c.abort()
+    c2 = clients.raw(broker)
+    assert c2.connect(uid, clean=False, props={"session_expiry_interval": 0}).session_present
+    pub.publish(topic, b"next", qos=1)
+    first = c2.recv()
+    assert first is not None and (first.type, first.payload) == (w.PUBLISH, b"next"), first
+
+
+def test_v311_session_expiry_from_config(broker_factory, clients, uid):
+    """3.1.1 persistent sessions expire after mqtt.session_expiry_interval
+    (1s here) [MQTT-4.1.0-2]; a reconnect within it resumes the session."""
+    b = broker_factory(env={"ROADMQ_MQTT__SESSION_EXPIRY_INTERVAL": "1s"})
+    c = clients.paho(b, uid, MQTTv311, clean_session=False)
+    c.subscribe(f"exp311/{uid}", qos=1)
+    c.disconnect()
+    c2 = clients.paho(b, uid, MQTTv311, clean_session=False)
+    assert c2.connack.session_present is True
+    c2.disconnect()
+    time.sleep(3.0)  # expiry raises no event
+    c3 = clients.paho(b, uid, MQTTv311, clean_session=False)
+    assert c3.connack.session_present is False

@@ -9,6 +9,7 @@ import time
 import pytest
 
 import mqtt_wire as w
+from helpers import assert_no_message
 from paho_sync import MQTTv5, MQTTv311
 
 
@@ -160,21 +161,72 @@ def test_shared_member_leaving_hands_over_unacked(broker, clients, uid):
     assert all(v == 1 for v in counts.values()), f"duplicates: {counts}"
 
 
-def test_shared_qos2_member_leaving_hands_over(broker, clients, uid):
-    """QoS 2 messages a leaving member never acknowledged are redispatched
-    as well (EMQX behaviour; §4.8.2)."""
+def test_shared_qos2_inflight_not_handed_over(broker, clients, uid):
+    """A QoS 2 message already sent to a member whose session then ends
+    MUST NOT be sent to another member [MQTT-4.8.2-5] (EMQX redispatches
+    only QoS 1 inflight and queued messages). New messages keep flowing to
+    the remaining member."""
     topic = f"shared/{uid}"
-    filt = f"$share/gh2/{topic}"
+    filt = f"$share/gq2/{topic}"
+    good = clients.paho(broker, f"{uid}-good")
+    good.subscribe(filt, qos=2)
+    good.subscribe(f"$SYS/brokers/+/clients/{uid}-lazy/disconnected", qos=0)
     lazy = clients.raw(broker)
     lazy.connect(f"{uid}-lazy")
     lazy.subscribe(filt, qos=2)
-    good = clients.paho(broker, f"{uid}-good")
-    good.subscribe(filt, qos=2)
     pub = clients.paho(broker, f"{uid}-p")
     for i in range(4):
         pub.publish(topic, f"{i}".encode(), qos=2)
-    held = [lazy.expect(w.PUBLISH).payload for _ in range(2)]
-    assert len(held) == 2
-    lazy.abort()
-    got = good.get_n(4, timeout=20)
-    assert sorted(int(m.payload) for m in got) == [0, 1, 2, 3]
+    held = [int(lazy.expect(w.PUBLISH).payload) for _ in range(2)]
+    lazy.abort()  # no PUBREC for either: both were "in the process of sending"
+    # The lazy session has ended once its disconnected event is out.
+    before = good.get_until(lambda m: m.topic.endswith(f"/clients/{uid}-lazy/disconnected"))
+    pub.publish(topic, b"after", qos=2)
+    after = good.get_until(lambda m: m.payload == b"after", timeout=15)
+    got = [m for m in before + after if not m.topic.startswith("$SYS")]
+    others = sorted(set(range(4)) - set(held))
+    assert sorted(int(m.payload) for m in got[:-1]) == others, \
+        f"lazy held {held}; good got {[m.payload for m in got]}"
+    assert_no_message(good, 0.5)
+
+
+@pytest.mark.parametrize("strategy", ["sticky", "hash_clientid"])
+def test_shared_strategy_keeps_one_member(broker_factory, clients, uid, strategy):
+    """sticky and hash_clientid send one publisher's messages to one member
+    (EMQX's strategies)."""
+    b = broker_factory(env={"ROADMQ_MQTT__SHARED_SUBSCRIPTION_STRATEGY": strategy})
+    topic = f"shared/{uid}"
+    subs = members(b, clients, uid, f"$share/gs/{topic}", 3)
+    pub = clients.paho(b, f"{uid}-p")
+    for i in range(9):
+        pub.publish(topic, f"{i}".encode(), qos=1)
+    got = collect(subs, 9)
+    sizes = sorted(len(v) for v in got.values())
+    assert sizes == [0, 0, 9], {i: [m.text for m in v] for i, v in got.items()}
+    winner = [v for v in got.values() if v][0]
+    assert [int(m.payload) for m in winner] == list(range(9))
+
+
+def test_shared_strategy_random(broker_factory, clients, uid):
+    """random: every message still goes to exactly one member."""
+    b = broker_factory(env={"ROADMQ_MQTT__SHARED_SUBSCRIPTION_STRATEGY": "random"})
+    topic = f"shared/{uid}"
+    subs = members(b, clients, uid, f"$share/gr/{topic}", 3)
+    pub = clients.paho(b, f"{uid}-p")
+    for i in range(30):
+        pub.publish(topic, f"{i}".encode(), qos=1)
+    got = collect(subs, 30)
+    assert sorted(int(m.payload) for v in got.values() for m in v) == list(range(30))
+
+
+def test_shared_no_retained_on_subscribe(broker, clients, uid):
+    """Retained messages are not sent when a shared subscription is made
+    (§4.8.2: shared subscriptions get no retained messages on subscribe;
+    EMQX likewise)."""
+    topic = f"shared/{uid}"
+    pub = clients.paho(broker, f"{uid}-p")
+    pub.publish(topic, b"retained", qos=1, retain=True)
+    (m0,) = members(broker, clients, uid, f"$share/gret/{topic}", 1)
+    pub.publish(topic, b"live", qos=1)
+    assert [m.payload for m in m0.get_until(lambda m: m.payload == b"live")] == [b"live"]
+    pub.publish(topic, b"", qos=1, retain=True)

@@ -248,3 +248,30 @@ def test_sys_not_delivered_to_plain_subscribers(sys_broker, clients, uid):
     pub.publish(f"x/brokers/{uid}", b"marker", qos=1)
     got = plain.get_until(lambda m: m.payload == b"marker")
     assert [m.topic for m in got if m.topic.startswith("$")] == []
+
+
+def test_presence_json_escaping(sys_broker, clients, uid):
+    """Client ids and user names with quotes, backslashes, control and
+    non-ASCII characters still give valid JSON with the exact values."""
+    watcher = clients.paho(sys_broker, f"{uid}-w")
+    watcher.subscribe(f"{BASE}/clients/+/connected", qos=0)
+    cid = f'q"b\\s\tn\u00e9-{uuid.uuid4().hex[:6]}'
+    user = 'u"\\\n\u4e2d'
+    c = clients.raw(sys_broker)
+    c.connect(cid, username=user)
+    e = event(watcher, cid, "connected")
+    assert e["clientid"] == cid and e["username"] == user
+
+
+def test_no_presence_for_refused_connect(sys_broker, clients, uid):
+    """A refused CONNECT (3.1.1, empty id, CleanSession 0 -> 0x02) produces
+    neither a connected nor a disconnected event: there was no client."""
+    watcher = clients.paho(sys_broker, f"{uid}-w")
+    watcher.subscribe(f"{BASE}/clients/+/+", qos=0)
+    c = clients.raw(sys_broker, w.MQTT311)
+    assert c.connect("", clean=False).reason_code == 0x02
+    c.wait_closed()
+    marker = f"{uid}-marker"
+    clients.raw(sys_broker).connect(marker)
+    got = watcher.get_until(lambda m: m.topic == f"{BASE}/clients/{marker}/connected")
+    assert [m.topic for m in got[:-1]] == [], got

@@ -232,10 +232,10 @@ def test_request_response_pattern(broker, clients, uid):
 def test_request_problem_information_zero(broker, clients, uid):
     """Request Problem Information 0: no Reason String or User Property on
     packets other than PUBLISH, CONNACK, DISCONNECT [MQTT-3.1.2-29], even
-    on failure codes (SUBACK 0x8F, UNSUBACK 0x11, PUBACK 0x10)."""
+    on failure codes (UNSUBACK 0x11, PUBACK 0x10)."""
     c = clients.raw(broker)
     c.connect(uid, props={"request_problem_information": 0})
-    sub = c.subscribe(f"bad/#/{uid}", f"ok/{uid}", qos=1)
+    sub = c.subscribe(f"ok/{uid}", qos=1)
     unsub = c.unsubscribe(f"never/{uid}")
     puback = c.publish(f"nobody/{uid}", b"x", qos=1)
     for p in (sub, unsub, puback):
@@ -349,3 +349,87 @@ def test_client_disconnect_reason_codes_accepted(broker, clients, uid, reason):
         # The will is sent when the server handles the close, which may come
         # after the marker: only check it shows up.
         assert b"will" in got or sub.get(10).payload == b"will"
+
+
+def test_subscription_identifier_from_publisher_not_forwarded(broker, clients, uid):
+    """A client must not put a Subscription Identifier in PUBLISH
+    [MQTT-3.3.4-6]. Whether the server refuses the PUBLISH or ignores the
+    property, subscribers never see the publisher's value as theirs."""
+    topic = f"sidpub/{uid}"
+    sub = clients.raw(broker)
+    sub.connect(f"{uid}-s")
+    sub.subscribe(topic, qos=1)
+    pub = clients.raw(broker)
+    pub.connect(f"{uid}-p")
+    pub.send(w.publish_packet(topic, b"x", qos=1, packet_id=1, props={"subscription_identifier": 99}))
+    p = pub.recv()
+    if p is not None and p.type == w.PUBACK and p.reason_code < 0x80:
+        got = sub.recv_publish()
+        assert "subscription_identifier" not in got.props, got
+    marker = clients.paho(broker, f"{uid}-m")
+    marker.publish(topic, b"marker", qos=1)
+    while True:
+        got = sub.recv_publish()
+        assert "subscription_identifier" not in got.props, got
+        if got.payload == b"marker":
+            break
+
+
+def test_retained_too_big_for_client_skipped(broker, clients, uid):
+    """Retained messages bigger than the client's Maximum Packet Size are
+    not sent on subscribe [MQTT-3.1.2-24, MQTT-3.1.2-25]; smaller ones are."""
+    base = f"retbig/{uid}"
+    pub = clients.paho(broker, f"{uid}-p")
+    pub.publish(f"{base}/big", b"B" * 1000, qos=1, retain=True)
+    pub.publish(f"{base}/small", b"s", qos=1, retain=True)
+    c = clients.raw(broker)
+    c.connect(f"{uid}-s", props={"maximum_packet_size": 200})
+    c.subscribe(f"{base}/#", qos=1)
+    pub.publish(f"{base}/marker", b"m", qos=1)
+    got = []
+    while True:
+        p = c.recv_publish()
+        if p.topic == f"{base}/marker":
+            break
+        got.append(p.topic)
+    assert got == [f"{base}/small"], got
+    pub.publish(f"{base}/big", b"", qos=1, retain=True)
+    pub.publish(f"{base}/small", b"", qos=1, retain=True)
+
+
+def test_outbound_alias_not_reused_after_reconnect(broker, clients, uid):
+    """Topic aliases die with the connection [MQTT-3.3.2-7]: a PUBLISH resent
+    on a new connection must carry its topic (or set up an alias anew), even
+    if the old connection had learned an alias for it."""
+    topic = f"oalias-resume/{uid}"
+    c = clients.raw(broker)
+    c.connect(uid, clean=False, props={"session_expiry_interval": 60, "topic_alias_maximum": 5})
+    c.subscribe(topic, qos=1)
+    pub = clients.paho(broker, f"{uid}-p")
+    pub.publish(topic, b"one", qos=1)
+    pub.publish(topic, b"two", qos=1)
+    first = c.recv_publish()            # acked
+    second = c.expect(w.PUBLISH)        # left unacknowledged
+    assert (first.topic, second.topic) == (topic, topic)
+    c.abort()
+    c2 = clients.raw(broker)            # a fresh alias table on the client side
+    assert c2.connect(uid, clean=False, props={"session_expiry_interval": 0,
+                                                "topic_alias_maximum": 5}).session_present
+    again = c2.recv_publish()           # ProtocolError here if an old alias is used
+    assert (again.topic, again.payload, again.dup) == (topic, b"two", True), again
+
+
+def test_outbound_alias_not_committed_for_dropped_message(broker, clients, uid):
+    """A message dropped for the client's Maximum Packet Size must not leave
+    an alias behind that the client never learned [MQTT-3.1.2-25,
+    MQTT-3.3.2-7]: the next message on that topic still resolves."""
+    topic = f"oalias-drop/{uid}"
+    c = clients.raw(broker)
+    c.connect(uid, props={"maximum_packet_size": 300, "topic_alias_maximum": 5})
+    c.subscribe(topic, qos=1)
+    pub = clients.paho(broker, f"{uid}-p")
+    pub.publish(topic, b"L" * 1000, qos=1)   # dropped for this client
+    pub.publish(topic, b"fits", qos=1)
+    pub.publish(topic, b"fits too", qos=1)
+    got = [c.recv_publish() for _ in range(2)]
+    assert [(p.topic, p.payload) for p in got] == [(topic, b"fits"), (topic, b"fits too")]

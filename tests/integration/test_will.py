@@ -258,3 +258,16 @@ def test_paho_will_on_socket_loss(broker, clients, uid):
     assert m.payload == b"paho gone"
     assert m.props.get("ContentType") == "text/plain"
 
+
+
+def test_will_delay_with_session_expiry_zero(broker, clients, uid):
+    """Session Expiry 0 ends the session at the close, so a delayed will is
+    published at once rather than after its delay (§3.1.3.2.2,
+    [MQTT-3.1.2-8])."""
+    topic = f"will/{uid}"
+    sub = watch(broker, clients, uid, topic, f"{uid}-c")
+    c = clients.raw(broker)
+    c.connect(f"{uid}-c", will=w.Will(topic, b"now", qos=1, props={"will_delay_interval": 3600}))
+    c.abort()
+    m = sub.get_until(lambda m: m.topic == topic, timeout=15)[-1]
+    assert m.payload == b"now"

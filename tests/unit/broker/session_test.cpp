@@ -2196,6 +2196,20 @@ TEST_F(SessionShared, MessagesPastPubrecStayToComplete) {
   EXPECT_EQ(s().inflight(), 1u);
 }
 
+// [MQTT-4.8.2-6] a QoS 2 message already sent to this member is never given
+// to another one, even before its PUBREC; a queued one still may be.
+TEST_F(SessionShared, SentQos2MessagesAreNeverHandedBack) {
+  (void)connect_persistent(1);
+  auto shared = granted(QoS::exactly_once);
+  shared.share_group = "g";
+  (void)deliver(message("t", QoS::exactly_once, "sent"), shared);    // inflight id 1
+  (void)deliver(message("t", QoS::exactly_once, "queued"), shared);  // window full: queued
+  const auto taken = s().take_shared_messages();
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(taken[0].first->payload, "queued");
+  EXPECT_EQ(s().inflight(), 1u);
+}
+
 TEST_F(SessionShared, OfflineSessionHandsBackItsQueue) {
   (void)connect_persistent();
   go_offline();

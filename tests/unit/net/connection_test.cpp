@@ -217,8 +217,9 @@ TEST(NetConnection, SharedBlocksAreWrittenByReference) {
   expect += "<end>";
   const std::string got = c.recv_exact(expect.size());
   EXPECT_TRUE(got == expect);
-  // Written, so no longer referenced by the connection.
-  EXPECT_TRUE(wait_until([&] { return block.use_count() == 2; }));  // ours + the factory's copy
+  // Written, so the 20 queued references are gone: left are ours, the
+  // factory's and the handler hook's.
+  EXPECT_TRUE(wait_until([&] { return block.use_count() == 3; }));
 }
 
 TEST(NetConnection, IdleOutputStorageShrinksAfterABurst) {

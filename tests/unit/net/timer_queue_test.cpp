@@ -151,14 +151,16 @@ TEST(NetTimerQueue, CancelFromInsideACallback) {
   EXPECT_EQ(fired, std::vector<int>{1});
 }
 
-struct RecordingWaker final : TimerQueue::Waker {
+struct RecordingWaker {
   std::vector<TP> armed;
-  void arm(TP t) override { armed.push_back(t); }
+  TimerQueue::Waker waker() {
+    return {[](void* self, TP t) { static_cast<RecordingWaker*>(self)->armed.push_back(t); }, this};
+  }
 };
 
 TEST(NetTimerQueue, WakerIsAskedOnlyWhenTheFirstDeadlineMovesEarlier) {
   RecordingWaker w;
-  TimerQueue q(&w);
+  TimerQueue q(w.waker());
   auto a = q.schedule(kT0 + 50ms, [] {});
   (void)q.schedule(kT0 + 80ms, [] {});
   (void)q.schedule(kT0 + 20ms, [] {});
