@@ -48,7 +48,6 @@ void Channel::on_read(std::size_t n) {
 }
 
 void Channel::process(TimePoint now) {
-  auto& shard = node_.shard(shard_);
   mqtt::Packet packet;
   while (!closing_ && !migrating_) {
     const auto status = decoder_.next(packet);
@@ -71,7 +70,6 @@ void Channel::process(TimePoint now) {
   }
   decoder_.shrink_if_idle();
   node_.shard(shard_).flush_outbox();
-  (void)shard;
   transport_.flush();
 }
 

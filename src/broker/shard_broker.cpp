@@ -102,7 +102,7 @@ void ShardBroker::connect(Channel& channel, mqtt::Connect&& connect, bool assign
   if (record && connect.clean_start) {
     // Clean Start discards the old session [MQTT-3.1.2-4]; a pending will is
     // not sent, since a new connection came within its delay [MQTT-3.1.3-9].
-    end_session(*record, now, /*discard_will=*/true);
+    end_session(*record, now);
     record = nullptr;
   }
   const bool present = record != nullptr;
@@ -150,20 +150,27 @@ void ShardBroker::channel_closed(Channel& channel, DetachReason reason, TimePoin
 
 void ShardBroker::detach(SessionRecord& record, DetachReason reason, mqtt::ReasonCode code,
                          TimePoint now) {
+  // In 5.0 the broker says why it ends a connection the client did not end.
+  const bool notify = reason == DetachReason::taken_over || reason == DetachReason::server_shutdown ||
+                      reason == DetachReason::keep_alive_timeout ||
+                      reason == DetachReason::protocol_error || reason == DetachReason::administrative;
+  if (!release_channel(record, reason, code, notify, now)) return;
+  Actions actions;
+  record.session.detach(reason, now, actions);
+  run(record, actions, now);
+}
+
+bool ShardBroker::release_channel(SessionRecord& record, DetachReason reason, mqtt::ReasonCode code,
+                                  bool send_disconnect, TimePoint now) {
   Channel* channel = record.channel;
-  if (!channel) return;
+  if (!channel) return false;
   if (node_.options().sys_client_disconnected) publish_disconnected(*channel, reason, now);
   record.channel = nullptr;
   channel->bind(nullptr);
   --stats_.connections;
   ++stats_.disconnects;
-  const bool notify = reason == DetachReason::taken_over || reason == DetachReason::server_shutdown ||
-                      reason == DetachReason::keep_alive_timeout ||
-                      reason == DetachReason::protocol_error || reason == DetachReason::administrative;
-  channel->close(code, notify);
-  Actions actions;
-  record.session.detach(reason, now, actions);
-  run(record, actions, now);
+  channel->close(code, send_disconnect);
+  return true;
 }
 
 // ── actions ──────────────────────────────────────────────────────────────────
@@ -197,18 +204,10 @@ void ShardBroker::run_one(SessionRecord& record, Action& action, TimePoint now, 
         } else if constexpr (std::is_same_v<A, PublishWill>) {
           route(a.message, now);
         } else if constexpr (std::is_same_v<A, CloseConnection>) {
-          if (record.channel) {
-            Channel* channel = record.channel;
-            if (node_.options().sys_client_disconnected) publish_disconnected(*channel, a.detach, now);
-            record.channel = nullptr;
-            channel->bind(nullptr);
-            --stats_.connections;
-            ++stats_.disconnects;
-            channel->close(a.reason, a.send_disconnect);
-            record.session.detach(a.detach, now, later);
-          }
+          if (release_channel(record, a.detach, a.reason, a.send_disconnect, now))
+            record.session.detach(a.detach, now, later);  // a no-op if the session detached itself
         } else if constexpr (std::is_same_v<A, SessionEnded>) {
-          end_session(record, now, /*discard_will=*/false);
+          end_session(record, now);
         }
       },
       action);
@@ -222,8 +221,7 @@ void ShardBroker::schedule(SessionRecord& record) {
   }
 }
 
-void ShardBroker::end_session(SessionRecord& record, TimePoint now, bool discard_will) {
-  (void)discard_will;
+void ShardBroker::end_session(SessionRecord& record, TimePoint now) {
   if (record.ended) return;
   record.ended = true;
   // Copy: removing subscriptions edits the map being walked.

@@ -128,10 +128,13 @@ class ShardBroker {
 
   SessionRecord* find_session(const std::string& client_id);
   void detach(SessionRecord& record, DetachReason reason, mqtt::ReasonCode code, TimePoint now);
+  // Unbinds and closes the record's connection; false if it had none.
+  bool release_channel(SessionRecord& record, DetachReason reason, mqtt::ReasonCode code,
+                       bool send_disconnect, TimePoint now);
   void run(SessionRecord& record, Actions& actions, TimePoint now);
   void run_one(SessionRecord& record, Action& action, TimePoint now, Actions& later);
   void schedule(SessionRecord& record);
-  void end_session(SessionRecord& record, TimePoint now, bool discard_will);
+  void end_session(SessionRecord& record, TimePoint now);
   void add_subscription(SessionRecord& record, AddSubscription& sub, TimePoint now, Actions& later);
   void remove_subscription(SessionRecord& record, const std::string& filter);
   void deliver_local(const MessagePtr& message, TimePoint now);
