@@ -3,6 +3,7 @@
 #include <chrono>
 #include <random>
 
+#include "base/log.hpp"
 #include "broker/node.hpp"
 #include "broker/outgoing.hpp"
 #include "broker/shard_broker.hpp"
@@ -75,6 +76,7 @@ void Channel::process(TimePoint now) {
 
 void Channel::on_connect(mqtt::Connect&& connect, TimePoint now) {
   connect_seen_ = true;
+  client_id_ = connect.client_id;  // for logs, even if refused
   node_.shard(shard_).remove_pending(*this);
   const auto& settings = node_.settings();
   // The decoder has set its version from CONNECT; replies use it from here on.
@@ -123,8 +125,10 @@ void Channel::on_connect(mqtt::Connect&& connect, TimePoint now) {
   });
 }
 
-void Channel::refuse(mqtt::ReasonCode reason, const char* /*why*/) {
+void Channel::refuse(mqtt::ReasonCode reason, const char* why) {
   node_.shard(shard_).count_refused();
+  ROADMQ_LOG_RATELIMITED(log::Level::info, "client %s from %s refused: %s (0x%02X)", client_id_.c_str(),
+                         std::string(transport_.peer_address()).c_str(), why, static_cast<unsigned>(reason));
   mqtt::Connack ack;
   ack.reason = reason;
   send(ack);
@@ -135,6 +139,11 @@ void Channel::refuse(mqtt::ReasonCode reason, const char* /*why*/) {
 void Channel::protocol_violation(const mqtt::CodecError& error) {
   auto& shard = node_.shard(shard_);
   shard.count_malformed();
+  const auto rule = std::string(error.rule);
+  ROADMQ_LOG_RATELIMITED(log::Level::warning, "client %s from %s: %s; closing with 0x%02X",
+                         client_id_.empty() ? "(before CONNECT)" : client_id_.c_str(),
+                         std::string(transport_.peer_address()).c_str(), rule.c_str(),
+                         static_cast<unsigned>(error.reason));
   if (!connect_seen_ && (error.reason == mqtt::ReasonCode::unsupported_protocol_version)) {
     // [MQTT-3.1.2-2] answer an unknown protocol level with CONNACK 0x84 (3.1.1: 0x01).
     mqtt::Connack ack;
