@@ -641,11 +641,16 @@ class RawClient:
             self.send(ack_packet(PUBCOMP, p.packet_id, version=self.version))
 
     def disconnect(self, reason: int = 0, props: Optional[dict] = None) -> None:
+        # Wait for the broker to close its side: everything sent before the
+        # DISCONNECT (acks above all) has then been processed, so a test that
+        # reconnects with the same client id cannot overtake it.
         try:
             self.send(disconnect_packet(reason, props, self.version))
+            self.wait_closed()
         except OSError:
-            pass
-        self.close()
+            pass  # already closed by the broker
+        finally:
+            self.close()
 
     def __enter__(self):
         return self
