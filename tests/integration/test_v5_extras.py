@@ -416,6 +416,11 @@ def test_outbound_alias_not_reused_after_reconnect(broker, clients, uid):
     assert c2.connect(uid, clean=False, props={"session_expiry_interval": 0,
                                                 "topic_alias_maximum": 5}).session_present
     again = c2.recv_publish()           # ProtocolError here if an old alias is used
+    if again.payload == b"one":
+        # abort() sends an RST, which may discard the PUBACK for "one" before
+        # the broker reads it; then "one" is resent too, equally with its topic.
+        assert (again.topic, again.dup) == (topic, True), again
+        again = c2.recv_publish()
     assert (again.topic, again.payload, again.dup) == (topic, b"two", True), again
 
 
