@@ -127,8 +127,9 @@ void Channel::on_connect(mqtt::Connect&& connect, TimePoint now) {
 
 void Channel::refuse(mqtt::ReasonCode reason, const char* why) {
   node_.shard(shard_).count_refused();
-  ROADMQ_LOG_RATELIMITED(log::Level::info, "client %s from %s refused: %s (0x%02X)", client_id_.c_str(),
-                         std::string(transport_.peer_address()).c_str(), why, static_cast<unsigned>(reason));
+  const auto peer = transport_.peer_address();
+  ROADMQ_LOG_RATELIMITED(log::Level::info, "client %s from %.*s refused: %s (0x%02X)", client_id_.c_str(),
+                         static_cast<int>(peer.size()), peer.data(), why, static_cast<unsigned>(reason));
   mqtt::Connack ack;
   ack.reason = reason;
   send(ack);
@@ -139,11 +140,12 @@ void Channel::refuse(mqtt::ReasonCode reason, const char* why) {
 void Channel::protocol_violation(const mqtt::CodecError& error) {
   auto& shard = node_.shard(shard_);
   shard.count_malformed();
-  const auto rule = std::string(error.rule);
-  ROADMQ_LOG_RATELIMITED(log::Level::warning, "client %s from %s: %s; closing with 0x%02X",
+  // Views, not copies: a flood of bad input must cost nothing per suppressed line.
+  const auto peer = transport_.peer_address();
+  ROADMQ_LOG_RATELIMITED(log::Level::warning, "client %s from %.*s: %.*s; closing with 0x%02X",
                          client_id_.empty() ? "(before CONNECT)" : client_id_.c_str(),
-                         std::string(transport_.peer_address()).c_str(), rule.c_str(),
-                         static_cast<unsigned>(error.reason));
+                         static_cast<int>(peer.size()), peer.data(), static_cast<int>(error.rule.size()),
+                         error.rule.data(), static_cast<unsigned>(error.reason));
   if (!connect_seen_ && (error.reason == mqtt::ReasonCode::unsupported_protocol_version)) {
     // [MQTT-3.1.2-2] answer an unknown protocol level with CONNACK 0x84 (3.1.1: 0x01).
     mqtt::Connack ack;
