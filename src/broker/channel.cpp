@@ -183,6 +183,14 @@ void Channel::send_publish(const SendPublish& publish, TimePoint now) {
   transport_.flush();
 }
 
+void Channel::on_writable() {
+  if (closing_ || session_ == nullptr) return;
+  auto& shard = node_.shard(shard_);
+  shard.writable(*this, SteadyClock::now());
+  shard.flush_outbox();
+  transport_.flush();
+}
+
 void Channel::close(mqtt::ReasonCode reason, bool send_disconnect) {
   if (closing_) return;
   closing_ = true;

@@ -35,6 +35,8 @@ class Channel {
   // Where the next socket read goes, and how many bytes it brought.
   std::span<std::uint8_t> read_buffer(std::size_t hint);
   void on_read(std::size_t n);
+  // The output backlog drained after output_blocked() was true.
+  void on_writable();
   // The connection is gone (peer closed, I/O error, or after close()).
   void on_closed();
 

@@ -236,7 +236,7 @@ void Session::attach(const mqtt::Connect& connect, bool session_present, bool as
 
   // Unacknowledged PUBLISH and PUBREL go again, in their original order and
   // with their original ids, PUBLISH with DUP=1 [MQTT-4.4.0-1] [MQTT-3.3.1-1].
-  resend_inflight(false, now, out);
+  resend_inflight(Resend::all, now, out);
   drain(now, out);
 }
 
@@ -270,6 +270,7 @@ void Session::detach(DetachReason reason, TimePoint now, Actions& out) {
   if (state_ != State::connected) return;  // already detached: idempotent
   state_ = State::disconnected;
   aliases_.reset();
+  link_room_ = SIZE_MAX;  // the next connection's owner tells its own
 
   if (will_) {
     if (reason == DetachReason::normal_disconnect) {
@@ -671,6 +672,16 @@ void Session::deliver(const MessagePtr& message, const DeliveryOptions& options,
 }
 
 void Session::send_or_queue(Queued&& item, TimePoint now, Actions& out) {
+  if (state_ == State::connected && link_room_ == 0) {
+    // QoS 0 promises nothing, so a subscriber that cannot keep up loses its
+    // QoS 0 messages rather than its connection; QoS 1/2 wait their turn.
+    if (item.qos == QoS::at_most_once) {
+      ++stats_->dropped_qos0_busy;
+      return;
+    }
+    enqueue(std::move(item), now);
+    return;
+  }
   if (state_ == State::connected) {
     // QoS 0 is outside the Receive Maximum window (5.0 §4.9).
     if (item.qos == QoS::at_most_once) {
@@ -720,10 +731,18 @@ void Session::enqueue(Queued&& item, TimePoint now) {
   q.push_back(std::move(item));
 }
 
+void Session::set_link_room(std::size_t bytes, TimePoint now, Actions& out) {
+  const bool was_busy = link_room_ == 0;
+  link_room_ = bytes;
+  if (!was_busy || bytes == 0 || state_ != State::connected) return;
+  resend_inflight(Resend::held, now, out);
+  drain(now, out);
+}
+
 void Session::drain(TimePoint now, Actions& out) {
   if (state_ != State::connected || !queue_) return;
   auto& q = *queue_;
-  while (!q.empty()) {
+  while (!q.empty() && link_room_ != 0) {
     Queued& front = q.front();
     if (front.message->expired(now)) {
       ++stats_->dropped_expired;  // never started onward delivery [MQTT-3.3.2-5]
@@ -785,6 +804,7 @@ bool Session::emit_publish(const MessagePtr& message, QoS qos, std::uint8_t flag
     return false;
   }
   commit_alias(plan, m.topic);
+  link_room_ = size >= link_room_ ? 0 : link_room_ - size;
 
   SendPublish sp;
   sp.message = message;
@@ -814,14 +834,21 @@ bool Session::resend(Inflight& entry, TimePoint now, Actions& out) {
   return true;
 }
 
-void Session::resend_inflight(bool only_due, TimePoint now, Actions& out) {
+void Session::resend_inflight(Resend which, TimePoint now, Actions& out) {
   const Duration retry = settings_->retry_interval;
   for (std::size_t i = 0; i < inflight_.size();) {
     Inflight& e = inflight_[i];
-    if (only_due && now - e.sent_at < retry) {
+    const bool held = (e.flags & kResendHeld) != 0;
+    if ((which == Resend::due && !held && now - e.sent_at < retry) || (which == Resend::held && !held)) {
       ++i;
       continue;
     }
+    if (link_room_ == 0) {
+      e.flags |= kResendHeld;  // goes first once the link has room again
+      ++i;
+      continue;
+    }
+    e.flags &= static_cast<std::uint8_t>(~kResendHeld);
     if (resend(e, now, out)) {
       ++i;
     } else {
@@ -964,7 +991,7 @@ void Session::tick(TimePoint now, Actions& out) {
           CloseConnection{ReasonCode::keep_alive_timeout, true, DetachReason::keep_alive_timeout});
       detach(DetachReason::keep_alive_timeout, now, out);
     } else {
-      if (settings_->retry_interval > Duration::zero()) resend_inflight(true, now, out);
+      if (settings_->retry_interval > Duration::zero()) resend_inflight(Resend::due, now, out);
       drain(now, out);
     }
   }
@@ -986,13 +1013,13 @@ std::optional<TimePoint> Session::next_deadline() const noexcept {
   if (state_ == State::connected) {
     // Queued messages that could go out now (slots freed by
     // take_shared_messages): due at once, reported as a time already past.
-    if (queue_ && !queue_->empty() &&
+    if (queue_ && !queue_->empty() && link_room_ != 0 &&
         (queue_->front().qos == QoS::at_most_once || inflight_.size() < window_)) {
       return last_activity_;
     }
     if (keep_alive_s_ != 0) next = std::min(next, last_activity_ + keep_alive_window());
     const Duration retry = settings_->retry_interval;
-    if (retry > Duration::zero()) {
+    if (retry > Duration::zero() && link_room_ != 0) {
       for (const auto& e : inflight_) next = std::min(next, e.sent_at + retry);
     }
   }

@@ -85,6 +85,16 @@ class Session {
   void deliver(const MessagePtr& message, const DeliveryOptions& options, TimePoint now,
                Actions& out);
 
+  // How many more bytes of PUBLISH the connection takes before its backlog
+  // counts as full (the transport's headroom), told by the owner before each
+  // call that may send. Every PUBLISH sent uses some up. At 0 the link is
+  // busy: new QoS 0 messages are dropped and counted, QoS 1/2 wait in the
+  // queue, nothing is resent; so a slow subscriber costs bounded memory and
+  // keeps its connection. Room again drains the queue until it is used up.
+  // Unlimited until told, and again after detach().
+  void set_link_room(std::size_t bytes, TimePoint now, Actions& out);
+  bool link_busy() const noexcept { return link_room_ == 0; }
+
   // Time passes: keep alive, resend, await-rel timeout, will delay, expiry.
   void tick(TimePoint now, Actions& out);
   // When tick() next has something to do; nullopt if never. A time already
@@ -126,6 +136,7 @@ class Session {
     kRetain = 1,             // the RETAIN flag this subscriber gets
     kRetainAsPublished = 2,  // kept to rebuild DeliveryOptions for redispatch
     kFromRetained = 4,
+    kResendHeld = 8,         // a resend was due while the link was busy
   };
 
   // The rarely used parts of DeliveryOptions, kept off the common path: most
@@ -215,7 +226,9 @@ class Session {
                     const DeliveryExtras* extras, mqtt::PacketId id, bool dup, TimePoint now,
                     Actions& out);
   bool resend(Inflight& entry, TimePoint now, Actions& out);
-  void resend_inflight(bool only_due, TimePoint now, Actions& out);
+  // all: on attach; due: retry interval passed; held: those a busy link held back.
+  enum class Resend : std::uint8_t { all, due, held };
+  void resend_inflight(Resend which, TimePoint now, Actions& out);
   void enqueue(Queued&& item, TimePoint now);
   void drain(TimePoint now, Actions& out);
   mqtt::PacketId next_packet_id() noexcept;
@@ -250,6 +263,7 @@ class Session {
   TimePoint will_at_ = TimePoint::max();    // delayed will due (disconnected)
   TimePoint expiry_at_ = TimePoint::max();  // session expires (disconnected)
 
+  std::size_t link_room_ = SIZE_MAX;  // see set_link_room()
   std::uint32_t session_expiry_s_ = 0;  // effective, after the broker's cap
   std::uint32_t client_max_packet_ = mqtt::kMaxPacketSize;
   std::uint16_t window_ = 1;            // min(client Receive Maximum, max_inflight)

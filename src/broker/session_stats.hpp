@@ -15,6 +15,7 @@ struct SessionStats {
   std::uint64_t dropped_queue_full_qos0 = 0;   // queue full: a QoS 0 message dropped
   std::uint64_t dropped_queue_full_oldest = 0; // queue full of QoS 1/2: oldest dropped
   std::uint64_t dropped_qos0_offline = 0;      // mqueue_store_qos0 = false
+  std::uint64_t dropped_qos0_busy = 0;         // QoS 0 to a subscriber whose socket backlog is full
   std::uint64_t dropped_expired = 0;           // message expiry passed while queued
   std::uint64_t dropped_too_large = 0;         // over the client's Maximum Packet Size
   std::uint64_t dropped_await_rel_timeout = 0; // inbound QoS 2 never released

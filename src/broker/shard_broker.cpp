@@ -23,6 +23,7 @@ ShardStats& ShardStats::operator+=(const ShardStats& o) {
   add(s.dropped_queue_full_qos0, t.dropped_queue_full_qos0);
   add(s.dropped_queue_full_oldest, t.dropped_queue_full_oldest);
   add(s.dropped_qos0_offline, t.dropped_qos0_offline);
+  add(s.dropped_qos0_busy, t.dropped_qos0_busy);
   add(s.dropped_expired, t.dropped_expired);
   add(s.dropped_too_large, t.dropped_too_large);
   add(s.dropped_await_rel_timeout, t.dropped_await_rel_timeout);
@@ -118,6 +119,7 @@ void ShardBroker::connect(Channel& channel, mqtt::Connect&& connect, bool assign
   ++stats_.connections;
   ++stats_.connects;
   Actions actions;
+  tell_link_room(*record, now, actions);
   record->session.attach(connect, present, assigned_id, now, actions);
   run(*record, actions, now);
   if (node_.options().sys_client_connected) publish_connected(channel, now);
@@ -127,7 +129,20 @@ void ShardBroker::handle(Channel& channel, mqtt::Packet&& packet, TimePoint now)
   SessionRecord* record = channel.session();
   if (!record) return;
   Actions actions;
+  tell_link_room(*record, now, actions);
   record->session.handle(std::move(packet), now, actions);
+  run(*record, actions, now);
+}
+
+void ShardBroker::tell_link_room(SessionRecord& record, TimePoint now, Actions& actions) {
+  if (record.channel) record.session.set_link_room(record.channel->transport().output_headroom(), now, actions);
+}
+
+void ShardBroker::writable(Channel& channel, TimePoint now) {
+  SessionRecord* record = channel.session();
+  if (!record) return;
+  Actions actions;
+  tell_link_room(*record, now, actions);
   run(*record, actions, now);
 }
 
@@ -296,15 +311,15 @@ void ShardBroker::broadcast(std::function<void(ShardBroker&)> fn) {
 
 void ShardBroker::route(const MessagePtr& message, TimePoint now) {
   if (message->retain && node_.options().retainer_enabled) {
-    const auto r = retained_.put(message);
-    if (r == RetainResult::refused_full || r == RetainResult::refused_too_large) ++stats_.retained_refused;
-    const auto n = node_.shard_count();
-    for (std::uint32_t s = 0; s < n; ++s) {
-      if (s == id_.value) continue;
-      node_.runtime().post(ShardId{s}, [node = &node_, s, message] {
-        // Each replica applies the same put; only the origin counts refusals.
-        const auto ignored = node->shard(ShardId{s}).retained_.put(message);
-        (void)ignored;
+    // One shard owns each retained topic and applies every write to it in
+    // its arrival order, then hands that order to the replicas; so two
+    // publishers racing on one topic leave every replica with the same winner.
+    const ShardId owner = node_.home_shard(message->topic);
+    if (owner == id_) {
+      store_retained(message);
+    } else {
+      node_.runtime().post(owner, [node = &node_, owner, message] {
+        node->shard(owner).store_retained(message);
       });
     }
   }
@@ -321,6 +336,20 @@ void ShardBroker::route(const MessagePtr& message, TimePoint now) {
   }
   if (route_shared(message, now, 0)) delivered = true;
   if (!delivered) ++stats_.messages_no_subscriber;
+}
+
+void ShardBroker::store_retained(const MessagePtr& message) {
+  const auto r = retained_.put(message);
+  if (r == RetainResult::refused_full || r == RetainResult::refused_too_large) ++stats_.retained_refused;
+  const auto n = node_.shard_count();
+  for (std::uint32_t s = 0; s < n; ++s) {
+    if (s == id_.value) continue;
+    node_.runtime().post(ShardId{s}, [node = &node_, s, message] {
+      // Replicas apply the owner's decisions; only the owner counts refusals.
+      const auto ignored = node->shard(ShardId{s}).retained_.put(message);
+      (void)ignored;
+    });
+  }
 }
 
 bool ShardBroker::route_shared(const MessagePtr& message, TimePoint now, std::uint64_t exclude_key) {
@@ -400,6 +429,7 @@ void ShardBroker::deliver_local(const MessagePtr& message, TimePoint now) {
       continue;
     }
     Actions actions;
+    tell_link_room(record, now, actions);
     record.session.deliver(message, t.options, now, actions);
     run(record, actions, now);
   }
@@ -416,6 +446,7 @@ void ShardBroker::deliver_shared(const SharedDelivery& delivery, TimePoint now) 
   }
   SessionRecord& record = *it->second;
   Actions actions;
+  tell_link_room(record, now, actions);
   record.session.deliver(delivery.message, delivery.options, now, actions);
   run(record, actions, now);
 }
@@ -439,6 +470,7 @@ void ShardBroker::tick(TimePoint now) {
     if (record.scheduled != when) continue;  // superseded by an earlier deadline
     record.scheduled = TimePoint::max();
     Actions actions;
+    tell_link_room(record, now, actions);
     record.session.tick(now, actions);
     run(record, actions, now);
   }

@@ -92,6 +92,8 @@ class ShardBroker {
   // The broker ends a connection for bad input (5.0: DISCONNECT `reason` first).
   void close_for(Channel& channel, mqtt::ReasonCode reason, DetachReason why, TimePoint now);
   void channel_closed(Channel& channel, DetachReason reason, TimePoint now);
+  // The channel's output drained: its session may send what it held back.
+  void writable(Channel& channel, TimePoint now);
   void count_malformed() noexcept { ++stats_.malformed; }
   void count_refused() noexcept { ++stats_.connack_refused; }
   void count_bytes(std::size_t in, std::size_t out) noexcept {
@@ -134,6 +136,9 @@ class ShardBroker {
   void run(SessionRecord& record, Actions& actions, TimePoint now);
   void run_one(SessionRecord& record, Action& action, TimePoint now, Actions& later);
   void schedule(SessionRecord& record);
+  void tell_link_room(SessionRecord& record, TimePoint now, Actions& actions);
+  // On the topic's owner shard: apply a retained write, then replicate it.
+  void store_retained(const MessagePtr& message);
   void end_session(SessionRecord& record, TimePoint now);
   void add_subscription(SessionRecord& record, AddSubscription& sub, TimePoint now, Actions& later);
   void remove_subscription(SessionRecord& record, const std::string& filter);

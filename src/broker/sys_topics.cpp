@@ -57,7 +57,7 @@ void SysPublisher::publish(const ShardStats& t) {
       {"metrics/messages/sent", std::to_string(t.sessions.messages_sent)},
       {"metrics/messages/dropped",
        std::to_string(t.sessions.dropped_queue_full_qos0 + t.sessions.dropped_queue_full_oldest +
-                      t.sessions.dropped_qos0_offline + t.sessions.dropped_expired +
+                      t.sessions.dropped_qos0_offline + t.sessions.dropped_qos0_busy + t.sessions.dropped_expired +
                       t.sessions.dropped_too_large + t.messages_no_subscriber)},
       {"metrics/messages/dropped/no_subscribers", std::to_string(t.messages_no_subscriber)},
       {"metrics/messages/qos0/received", std::to_string(t.sessions.qos0_received)},

@@ -27,6 +27,10 @@ class Transport {
   virtual void flush() = 0;
   // Bytes appended but not yet written; the router checks it for backpressure.
   virtual std::size_t output_pending() const = 0;
+  // Bytes that may still be appended before output counts as blocked (the
+  // backlog passed the high watermark); 0 while blocked. Once blocked, the
+  // channel's on_writable() follows when the backlog has drained.
+  virtual std::size_t output_headroom() const = 0;
   // Flush what is pending, then close. on_closed() follows on the same shard.
   virtual void close() = 0;
   virtual std::string_view peer_address() const = 0;  // "ip:port"

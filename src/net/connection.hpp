@@ -174,6 +174,14 @@ class Connection : public ShardObject {
   std::size_t output_pending() const noexcept { return out_.size(); }
   // True from high_watermark until drained to low_watermark.
   bool output_blocked() const noexcept { return bp_paused_; }
+  // Bytes that may still be appended before the next flush() blocks output
+  // (pending passes high_watermark); 0 while blocked. A writer that stops
+  // only once it has used all of it is sure to get on_writable() later.
+  std::size_t output_headroom() const noexcept {
+    const std::size_t high = options().high_watermark;
+    if (bp_paused_ || out_.size() > high) return 0;
+    return high - out_.size() + 1;
+  }
 
   // Application-level read pause (rate limits, waiting on storage).
   void pause_reading() noexcept { user_paused_ = true; }

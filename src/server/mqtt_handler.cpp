@@ -14,6 +14,8 @@ void MqttHandler::on_read(std::size_t n) { channel_->on_read(n); }
 
 void MqttHandler::on_closed(std::error_code) { channel_->on_closed(); }
 
+void MqttHandler::on_writable() { channel_->on_writable(); }
+
 void MqttHandler::migrate(broker::ShardId shard, std::function<void()> done) {
   connection().migrate_to(net::ShardId{shard.value}, [done = std::move(done)](net::Connection&) { done(); });
 }

@@ -27,11 +27,13 @@ class MqttHandler final : public net::ConnectionHandler, public broker::Transpor
   std::span<std::uint8_t> read_buffer(std::size_t hint) override;
   void on_read(std::size_t n) override;
   void on_closed(std::error_code reason) override;
+  void on_writable() override;
 
   // broker::Transport
   mqtt::ByteBuffer& output() override { return connection().out().bytes(); }
   void flush() override { connection().flush(); }
   std::size_t output_pending() const override { return connection().output_pending(); }
+  std::size_t output_headroom() const override { return connection().output_headroom(); }
   void close() override { connection().close(); }
   std::string_view peer_address() const override { return peer_; }
   void migrate(broker::ShardId shard, std::function<void()> done) override;

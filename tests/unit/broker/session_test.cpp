@@ -1195,6 +1195,109 @@ TEST_F(SessionQueue, DeliveryBeforeFirstAttachIsQueued) {
 }
 
 // ===========================================================================
+// A slow subscriber: the transport's backlog is full
+
+using SessionBusyLink = SessionFixture;
+
+TEST_F(SessionBusyLink, Qos0IsDroppedAndCountedWhileBusy) {
+  (void)connect_persistent();
+  Actions out;
+  s().set_link_room(0, now, out);
+  EXPECT_TRUE(out.empty());
+  EXPECT_TRUE(deliver(message("t", QoS::at_most_once), QoS::at_most_once).empty());
+  EXPECT_EQ(stats.dropped_qos0_busy, 1u);
+  EXPECT_EQ(s().queued(), 0u);
+}
+
+TEST_F(SessionBusyLink, Qos1WaitsInTheQueueAndGoesWhenWritableInOrder) {
+  (void)connect_persistent();
+  Actions out;
+  s().set_link_room(0, now, out);
+  for (const char* p : {"a", "b", "c"}) {
+    EXPECT_TRUE(deliver(message("t", QoS::at_least_once, p), QoS::at_least_once).empty());
+  }
+  EXPECT_EQ(s().queued(), 3u);
+  EXPECT_EQ(s().next_deadline().value_or(TimePoint::max()) > now, true);  // nothing to do until writable
+  out.clear();
+  s().set_link_room(SIZE_MAX, now, out);
+  EXPECT_EQ(payloads_of(all_of<SendPublish>(out)), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(s().queued(), 0u);
+}
+
+TEST_F(SessionBusyLink, QueueBoundAppliesWhileBusy) {
+  settings.max_mqueue_len = 2;
+  (void)connect_persistent();
+  Actions out;
+  s().set_link_room(0, now, out);
+  for (const char* p : {"a", "b", "c"}) {
+    (void)deliver(message("t", QoS::at_least_once, p), QoS::at_least_once);
+  }
+  EXPECT_EQ(stats.dropped_queue_full_oldest, 1u);
+  out.clear();
+  s().set_link_room(SIZE_MAX, now, out);
+  EXPECT_EQ(payloads_of(all_of<SendPublish>(out)), (std::vector<std::string>{"b", "c"}));
+}
+
+TEST_F(SessionBusyLink, NoResendWhileBusy) {
+  settings.retry_interval = 10s;
+  (void)connect_persistent();
+  (void)deliver_qos1("x");
+  Actions out;
+  s().set_link_room(0, now, out);
+  advance(11s);
+  EXPECT_EQ(count_of<SendPublish>(tick()), 0u);
+  out.clear();
+  s().set_link_room(SIZE_MAX, now, out);
+  EXPECT_EQ(count_of<SendPublish>(out), 1u);  // held back, it goes once there is room
+}
+
+TEST_F(SessionBusyLink, DrainStopsOnceTheRoomIsUsedUp) {
+  (void)connect_persistent();
+  Actions out;
+  s().set_link_room(0, now, out);
+  for (const char* p : {"a", "b", "c", "d"}) {
+    (void)deliver(message("t", QoS::at_least_once, p), QoS::at_least_once);
+  }
+  // Room for a little more than one PUBLISH: two go, the second one fills
+  // the transport past its watermark, the rest wait for the next room.
+  out.clear();
+  s().set_link_room(10, now, out);
+  EXPECT_EQ(payloads_of(all_of<SendPublish>(out)), (std::vector<std::string>{"a", "b"}));
+  EXPECT_TRUE(s().link_busy());
+  EXPECT_EQ(s().queued(), 2u);
+  out.clear();
+  s().set_link_room(SIZE_MAX, now, out);
+  EXPECT_EQ(payloads_of(all_of<SendPublish>(out)), (std::vector<std::string>{"c", "d"}));
+}
+
+TEST_F(SessionBusyLink, ResendsHeldByABusyLinkGoFirstWhenItHasRoom) {
+  settings.retry_interval = 10s;
+  (void)connect_persistent();
+  (void)deliver_qos1("x");
+  Actions out;
+  s().set_link_room(0, now, out);
+  (void)deliver(message("t", QoS::at_least_once, "y"), QoS::at_least_once);
+  advance(11s);
+  EXPECT_EQ(count_of<SendPublish>(tick()), 0u);
+  out.clear();
+  s().set_link_room(SIZE_MAX, now, out);
+  const auto sent = all_of<SendPublish>(out);
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_TRUE(sent[0].dup);
+  EXPECT_EQ(payloads_of(sent), (std::vector<std::string>{"x", "y"}));
+}
+
+TEST_F(SessionBusyLink, ReconnectStartsIdle) {
+  (void)connect_persistent();
+  Actions out;
+  s().set_link_room(0, now, out);
+  go_offline();
+  (void)connect_persistent();
+  EXPECT_FALSE(s().link_busy());
+  EXPECT_EQ(count_of<SendPublish>(deliver(message("t", QoS::at_most_once), QoS::at_most_once)), 1u);
+}
+
+// ===========================================================================
 // Message expiry [MQTT-3.3.2-5] [MQTT-3.3.2-6]
 
 TEST_F(SessionMessageExpiry, ExpiredMessageIsNotDelivered) {
