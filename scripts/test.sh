@@ -19,7 +19,7 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-30} tests/fuzz/smoke.sh build/fuzz
 echo "== ThreadSanitizer: multi-shard tests =="
 cmake --preset tsan >/dev/null
 cmake --build --preset tsan -j "$jobs" --target roadmq unit_net
-ctest --preset tsan -R '^(Net|integration\.test_(multishard|shared|sessions)$)'
+ctest --preset tsan -R '^(Net|integration\.test_(multishard|shared|sessions|durability)$)'
 
 echo "== debug build with ASan+UBSan =="
 cmake --preset debug >/dev/null

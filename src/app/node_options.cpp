@@ -52,6 +52,7 @@ broker::NodeOptions node_options(const config::Settings& s) {
   m.shared_subscription = s.mqtt.shared_subscription;
   m.max_topic_alias = s.mqtt.max_topic_alias;
   m.max_qos_allowed = static_cast<mqtt::QoS>(std::min<std::uint8_t>(s.mqtt.max_qos_allowed, 2));
+  m.persistence = s.durable_sessions.enable;
   o.shared_strategy = strategy(s.mqtt.shared_subscription_strategy);
   o.retainer_enabled = s.retainer.enable && s.mqtt.retain_available;
   o.max_retained_messages = s.retainer.max_retained_messages;

@@ -6,6 +6,7 @@
 // and read from any shard.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -33,6 +34,16 @@ struct Message {
   std::optional<TimePoint> expires_at;
   std::string publisher;  // client id, for No Local; empty for broker-made messages
   std::uint64_t received_at_ms = 0;  // wall clock, for events and $SYS
+  // The id its body is stored under; given by the first shard that stores
+  // it (0 = never stored). Atomic because shards may race to give it.
+  mutable std::atomic<std::uint64_t> stored_id{0};
+
+  // stored_id, set to `candidate` if it had none; returns the id in force.
+  std::uint64_t assign_stored_id(std::uint64_t candidate) const noexcept {
+    std::uint64_t expected = 0;
+    if (stored_id.compare_exchange_strong(expected, candidate, std::memory_order_acq_rel)) return candidate;
+    return expected;
+  }
 
   bool expired(TimePoint now) const noexcept { return expires_at && now >= *expires_at; }
   // Remaining Message Expiry Interval in whole seconds, at least 1 while not expired.

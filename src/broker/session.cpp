@@ -208,6 +208,12 @@ void Session::attach(const mqtt::Connect& connect, bool session_present, bool as
   }
   session_expiry_s_ = std::min(requested, expiry_cap());
   connect_expiry_zero_ = requested == 0;
+  if (persistent()) {
+    stored_ = true;
+    out.push_back(StoreSession{});
+  } else if (stored_) {
+    unstore(out);
+  }
 
   // The client's limits on what we send it.
   std::uint32_t receive_max = kDefaultReceiveMaximum;
@@ -292,9 +298,10 @@ void Session::detach(DetachReason reason, TimePoint now, Actions& out) {
     // Expiry 0 (5.0) or Clean Session 1 (3.x): the session ends with the
     // connection [MQTT-3.1.2-23].
     end_session(out);
-  } else if (session_expiry_s_ != kNeverExpires) {
-    expiry_at_ = now + std::chrono::seconds(session_expiry_s_);
+    return;
   }
+  if (session_expiry_s_ != kNeverExpires) expiry_at_ = now + std::chrono::seconds(session_expiry_s_);
+  if (stored_) out.push_back(StoreSession{});
 }
 
 void Session::close_for(ReasonCode reason, TimePoint now, Actions& out) {
@@ -314,6 +321,7 @@ void Session::publish_will(TimePoint now, Actions& out) {
   will_.reset();
   will_at_ = kNever;
   ++stats_->wills_published;
+  if (stored_ && state_ == State::disconnected) out.push_back(StoreSession{});
   // make_message turns a will Message Expiry Interval into an absolute
   // deadline counted from now, when the will is published.
   out.push_back(PublishWill{make_message(std::move(p), client_id_, now, wall_ms())});
@@ -337,6 +345,8 @@ void Session::reset_state() noexcept {
   aliases_.reset();
   will_.reset();
   next_id_ = 1;
+  next_seq_ = 1;
+  stored_ = false;  // the owner erased what was stored when the session ended
   state_ = State::fresh;
 }
 
@@ -473,6 +483,7 @@ void Session::on_publish(mqtt::Publish&& p, TimePoint now, Actions& out) {
       count_received(*stats_, qos);
       out.push_back(RoutePublish{make_message(std::move(p), client_id_, now, wall_ms())});
       awaiting_rel_.push_back(AwaitingRel{id, now});
+      if (stored_) out.push_back(StoreInbound{id.value});
       out.push_back(SendPacket{make_ack<mqtt::Pubrec>(id)});
       return;
     }
@@ -490,6 +501,7 @@ void Session::on_pubrel(const mqtt::Pubrel& a, Actions& out) {
   }
   awaiting_rel_.erase(it);
   release_empty_containers();
+  if (stored_) out.push_back(ForgetInbound{a.packet_id.value});
   out.push_back(SendPacket{make_ack<mqtt::Pubcomp>(a.packet_id)});
 }
 
@@ -501,6 +513,7 @@ void Session::on_puback(const mqtt::Puback& a, TimePoint now, Actions& out) {
   }
   // Any reason code completes a QoS 1 flow; a failing one too, and the
   // message is then never retransmitted [MQTT-4.4.0-2].
+  forget(it->seq, std::move(it->message), out);
   erase_inflight(it);
   drain(now, out);
 }
@@ -520,6 +533,7 @@ void Session::on_pubrec(const mqtt::Pubrec& a, TimePoint now, Actions& out) {
   if (mqtt::is_error(a.reason)) {
     // A failing PUBREC ends the flow and frees the slot [MQTT-3.3.4-9].
     if (it->phase == Phase::awaiting_pubrec) {
+      forget(it->seq, std::move(it->message), out);
       erase_inflight(it);
       drain(now, out);
     }
@@ -528,8 +542,13 @@ void Session::on_pubrec(const mqtt::Pubrec& a, TimePoint now, Actions& out) {
   if (it->phase == Phase::awaiting_pubrec) {
     // The client owns the message now; only the id remains to complete.
     it->phase = Phase::awaiting_pubcomp;
+    MessagePtr released = std::move(it->message);
     it->message.reset();
     it->extras.reset();
+    if (it->seq != 0) {
+      store(it->seq, nullptr, std::move(released), false, it->qos, it->flags, nullptr, it->id.value,
+            persist::OutboundPhase::awaiting_pubcomp, out);
+    }
   }
   // Also answers a repeated PUBREC while PUBCOMP is outstanding.
   it->sent_at = now;
@@ -542,6 +561,7 @@ void Session::on_pubcomp(const mqtt::Pubcomp& a, TimePoint now, Actions& out) {
     ++stats_->puback_missed;
     return;
   }
+  forget(it->seq, nullptr, out);
   erase_inflight(it);
   drain(now, out);
 }
@@ -679,7 +699,7 @@ void Session::send_or_queue(Queued&& item, TimePoint now, Actions& out) {
       ++stats_->dropped_qos0_busy;
       return;
     }
-    enqueue(std::move(item), now);
+    enqueue(std::move(item), now, out);
     return;
   }
   if (state_ == State::connected) {
@@ -697,19 +717,25 @@ void Session::send_or_queue(Queued&& item, TimePoint now, Actions& out) {
     ++stats_->dropped_qos0_offline;
     return;
   }
-  enqueue(std::move(item), now);
+  enqueue(std::move(item), now, out);
   drain(now, out);
 }
 
-void Session::enqueue(Queued&& item, TimePoint now) {
+void Session::enqueue(Queued&& item, TimePoint now, Actions& out) {
   if (!queue_) queue_ = std::make_unique<std::deque<Queued>>();
   auto& q = *queue_;
   const std::size_t limit = std::max<std::uint32_t>(1, settings_->max_mqueue_len);
   if (q.size() >= limit) {
     // Messages that expired while waiting make room before anything live goes.
-    const auto before = q.size();
-    std::erase_if(q, [now](const Queued& e) { return e.message->expired(now); });
-    stats_->dropped_expired += before - q.size();
+    for (auto it = q.begin(); it != q.end();) {
+      if (!it->message->expired(now)) {
+        ++it;
+        continue;
+      }
+      ++stats_->dropped_expired;
+      forget(it->seq, std::move(it->message), out);
+      it = q.erase(it);
+    }
   }
   // Full: drop QoS 0 first (the new one, else the oldest queued), then the oldest.
   while (q.size() >= limit) {
@@ -718,15 +744,21 @@ void Session::enqueue(Queued&& item, TimePoint now) {
       if (q.empty()) queue_.reset();
       return;
     }
-    const auto qos0 = std::find_if(q.begin(), q.end(),
-                                   [](const Queued& e) { return e.qos == QoS::at_most_once; });
-    if (qos0 != q.end()) {
-      q.erase(qos0);
+    auto victim = std::find_if(q.begin(), q.end(),
+                               [](const Queued& e) { return e.qos == QoS::at_most_once; });
+    if (victim != q.end()) {
       ++stats_->dropped_queue_full_qos0;
     } else {
-      q.pop_front();
+      victim = q.begin();
       ++stats_->dropped_queue_full_oldest;
     }
+    forget(victim->seq, std::move(victim->message), out);
+    q.erase(victim);
+  }
+  if (persistent() && item.seq == 0) {
+    item.seq = next_seq_++;
+    store(item.seq, item.message, nullptr, true, item.qos, item.flags, item.extras.get(), 0,
+          persist::OutboundPhase::queued, out);
   }
   q.push_back(std::move(item));
 }
@@ -746,6 +778,7 @@ void Session::drain(TimePoint now, Actions& out) {
     Queued& front = q.front();
     if (front.message->expired(now)) {
       ++stats_->dropped_expired;  // never started onward delivery [MQTT-3.3.2-5]
+      forget(front.seq, std::move(front.message), out);
       q.pop_front();
       continue;
     }
@@ -763,15 +796,26 @@ bool Session::send_new(Queued&& item, TimePoint now, Actions& out) {
   const mqtt::PacketId id = has_id ? next_packet_id() : mqtt::PacketId{};
   if (!emit_publish(item.message, item.qos, item.flags, item.extras.get(), id, false, now, out)) {
     next_id_ = id_cursor;  // a dropped message takes no id
+    forget(item.seq, std::move(item.message), out);
     return false;
   }
   count_sent(*stats_, item.qos);
-  if (has_id) {
-    inflight_.push_back(
-        Inflight{std::move(item.message), std::move(item.extras), now, id, item.qos,
-                 item.qos == QoS::at_least_once ? Phase::awaiting_puback : Phase::awaiting_pubrec,
-                 item.flags});
+  if (!has_id) {
+    forget(item.seq, std::move(item.message), out);  // a queued QoS 0 message is done once sent
+    return true;
   }
+  if (persistent() || item.seq != 0) {
+    const bool is_new = item.seq == 0;
+    if (is_new) item.seq = next_seq_++;
+    store(item.seq, item.message, nullptr, is_new, item.qos, item.flags, item.extras.get(), id.value,
+          item.qos == QoS::at_least_once ? persist::OutboundPhase::awaiting_puback
+                                         : persist::OutboundPhase::awaiting_pubrec,
+          out);
+  }
+  inflight_.push_back(Inflight{std::move(item.message), std::move(item.extras), now, item.seq, id,
+                               item.qos,
+                               item.qos == QoS::at_least_once ? Phase::awaiting_puback : Phase::awaiting_pubrec,
+                               item.flags});
   return true;
 }
 
@@ -854,6 +898,7 @@ void Session::resend_inflight(Resend which, TimePoint now, Actions& out) {
     } else {
       // Too large for this connection's Maximum Packet Size: behave as if
       // it was delivered [MQTT-3.1.2-25].
+      forget(e.seq, std::move(e.message), out);
       inflight_.erase(inflight_.begin() + static_cast<std::ptrdiff_t>(i));
     }
   }
@@ -973,11 +1018,14 @@ Duration Session::keep_alive_window() const noexcept {
   return std::chrono::milliseconds(ms);
 }
 
-void Session::expire_awaiting_rel(TimePoint now) {
+void Session::expire_awaiting_rel(TimePoint now, Actions& out) {
   const Duration timeout = settings_->await_rel_timeout;
   if (timeout <= Duration::zero() || awaiting_rel_.empty()) return;
-  const auto dropped =
-      std::erase_if(awaiting_rel_, [&](const AwaitingRel& a) { return now - a.since >= timeout; });
+  const auto dropped = std::erase_if(awaiting_rel_, [&](const AwaitingRel& a) {
+    if (now - a.since < timeout) return false;
+    if (stored_) out.push_back(ForgetInbound{a.id.value});
+    return true;
+  });
   stats_->dropped_await_rel_timeout += dropped;
   release_empty_containers();
 }
@@ -996,7 +1044,7 @@ void Session::tick(TimePoint now, Actions& out) {
     }
   }
   if (state_ == State::ended || state_ == State::fresh) return;
-  expire_awaiting_rel(now);
+  expire_awaiting_rel(now, out);
   if (state_ == State::disconnected) {
     if (will_ && now >= will_at_) publish_will(now, out);
     if (now >= expiry_at_) {

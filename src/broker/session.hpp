@@ -46,6 +46,7 @@
 #include <vector>
 
 #include "broker/message.hpp"
+#include "broker/persist_codec.hpp"
 #include "broker/session_action.hpp"
 #include "broker/session_settings.hpp"
 #include "broker/session_stats.hpp"
@@ -111,6 +112,40 @@ class Session {
   std::size_t queued() const noexcept;
   std::size_t inflight() const noexcept;
 
+  // ── durability ──
+  // Persistent: durable sessions are on and the session outlives its
+  // connection (expiry above 0). Such a session emits its state changes as
+  // Store*/Forget* actions; stored() says it has something stored.
+  bool persistent() const noexcept;
+  bool stored() const noexcept { return stored_; }
+  // The header as the sessions table holds it.
+  persist::SessionImage image(const persist::Clocks& clocks) const;
+  // Every stored outbound record: fn(seq, message) with the message it
+  // refers to (null once released, awaiting PUBCOMP).
+  template <class Fn>
+  void for_each_stored_record(Fn&& fn) const {
+    for (const auto& e : inflight_)
+      if (e.seq != 0) fn(e.seq, e.message);
+    if (queue_)
+      for (const auto& e : *queue_)
+        if (e.seq != 0) fn(static_cast<std::uint64_t>(e.seq), e.message);
+  }
+  // Inbound QoS 2 packet ids awaiting PUBREL.
+  template <class Fn>
+  void for_each_awaiting_rel(Fn&& fn) const {
+    for (const auto& a : awaiting_rel_) fn(a.id.value);
+  }
+  // Rebuilding a stored session at startup, before any attach(): the header
+  // first, then subscriptions, outbound records in sequence order, and
+  // inbound QoS 2 ids. The session is then disconnected; a session that was
+  // connected when the broker stopped counts as having lost its connection
+  // now (its will follows its delay).
+  void restore(const persist::SessionImage& image, const persist::Clocks& clocks);
+  void restore_subscription(std::string filter, const SubscriptionEntry& entry);
+  void restore_outbound(std::uint64_t seq, MessagePtr message, const persist::OutboundRecord& record,
+                        TimePoint now);
+  void restore_inbound(std::uint16_t packet_id, TimePoint since);
+
   // The client's Request Problem Information: when false, acks other than
   // CONNACK and DISCONNECT must carry no Reason String or User Property
   // [MQTT-3.1.2-29]. The session adds none; the encoding owner may ask.
@@ -149,14 +184,17 @@ class Session {
   struct Queued {
     MessagePtr message;
     std::unique_ptr<DeliveryExtras> extras;
-    mqtt::QoS qos = mqtt::QoS::at_most_once;  // already min(message, granted)
-    std::uint8_t flags = 0;
+    // Packed: one queued entry per offline message of every parked vehicle.
+    std::uint64_t seq : 48 = 0;                   // outbound record, 0 = not stored
+    mqtt::QoS qos : 8 = mqtt::QoS::at_most_once;  // already min(message, granted)
+    std::uint8_t flags : 8 = 0;
   };
 
   struct Inflight {
     MessagePtr message;  // released once PUBREC arrives: only the id is left to complete
     std::unique_ptr<DeliveryExtras> extras;
     TimePoint sent_at;  // last (re)transmission, for the retry interval
+    std::uint64_t seq = 0;  // outbound record, 0 = not stored
     mqtt::PacketId id;
     mqtt::QoS qos = mqtt::QoS::at_least_once;
     Phase phase = Phase::awaiting_puback;
@@ -229,7 +267,12 @@ class Session {
   // all: on attach; due: retry interval passed; held: those a busy link held back.
   enum class Resend : std::uint8_t { all, due, held };
   void resend_inflight(Resend which, TimePoint now, Actions& out);
-  void enqueue(Queued&& item, TimePoint now);
+  void enqueue(Queued&& item, TimePoint now, Actions& out);
+  void store(std::uint64_t seq, const MessagePtr& message, MessagePtr released, bool is_new, mqtt::QoS qos,
+             std::uint8_t flags, const DeliveryExtras* extras, std::uint16_t packet_id,
+             persist::OutboundPhase phase, Actions& out);
+  void forget(std::uint64_t seq, MessagePtr message, Actions& out);
+  void unstore(Actions& out);
   void drain(TimePoint now, Actions& out);
   mqtt::PacketId next_packet_id() noexcept;
   std::vector<Inflight>::iterator find_inflight(mqtt::PacketId id) noexcept;
@@ -243,7 +286,7 @@ class Session {
   // Timers and lifecycle.
   Duration keep_alive_window() const noexcept;
   std::uint32_t expiry_cap() const noexcept;
-  void expire_awaiting_rel(TimePoint now);
+  void expire_awaiting_rel(TimePoint now, Actions& out);
   void publish_will(TimePoint now, Actions& out);
   void end_session(Actions& out);
   void reset_state() noexcept;
@@ -270,10 +313,12 @@ class Session {
   std::uint16_t client_alias_max_ = 0;  // client's Topic Alias Maximum
   std::uint16_t keep_alive_s_ = 0;      // effective; 0 = off
   std::uint16_t next_id_ = 1;
+  std::uint64_t next_seq_ = 1;  // outbound record sequence
   mqtt::ProtocolVersion version_ = mqtt::ProtocolVersion::v5;
   State state_ = State::fresh;
   bool connect_expiry_zero_ = true;  // CONNECT carried Session Expiry 0 [MQTT-3.14.2-2]
   bool problem_information_ = true;  // Request Problem Information [MQTT-3.1.2-29]
+  bool stored_ = false;              // has durable state (see persistent())
 };
 
 }  // namespace roadmq::broker

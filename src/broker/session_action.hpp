@@ -96,8 +96,53 @@ struct CloseConnection {
 // disconnect): remove it and all its subscriptions.
 struct SessionEnded {};
 
+// ── durable state (only for a persistent session on a node with durable
+// sessions: see Session::persistent()). The owner writes these into the
+// shard's storage batch, committed before the acks that depend on them leave.
+
+// The session's header (expiry, will, deadlines) changed: the owner writes
+// Session::image() as it stands when the action runs.
+struct StoreSession {};
+
+// An outbound record (a queued or inflight delivery) was created or changed.
+struct StoreOutbound {
+  std::uint64_t seq = 0;
+  MessagePtr message;       // the message the record refers to; null once released (awaiting PUBCOMP)
+  MessagePtr released;      // a message the record no longer refers to
+  bool is_new = false;      // first write of this record: `message` gains a reference
+  mqtt::QoS qos = mqtt::QoS::at_most_once;
+  std::uint8_t flags = 0;
+  std::uint16_t packet_id = 0;  // 0 while queued
+  std::uint8_t phase = 0;       // persist::OutboundPhase
+  std::vector<std::uint32_t> subscription_ids;
+  std::string share_group;
+};
+
+// An outbound record is done (acknowledged, dropped, expired).
+struct ForgetOutbound {
+  std::uint64_t seq = 0;
+  MessagePtr message;  // loses a reference; null if already released
+};
+
+// An inbound QoS 2 packet id awaiting PUBREL, stored / released.
+struct StoreInbound {
+  std::uint16_t packet_id = 0;
+};
+struct ForgetInbound {
+  std::uint16_t packet_id = 0;
+};
+
+// The session stopped being persistent (reconnected with expiry 0): erase
+// everything stored for it (the owner reads subscriptions() and the inbound
+// ids); `records` are its outbound records, whose messages lose a reference.
+struct UnstoreSession {
+  std::vector<std::pair<std::uint64_t, MessagePtr>> records;
+};
+
 using Action = std::variant<SendPacket, SendPublish, RoutePublish, AddSubscription,
-                            RemoveSubscription, PublishWill, CloseConnection, SessionEnded>;
+                            RemoveSubscription, PublishWill, CloseConnection, SessionEnded,
+                            StoreSession, StoreOutbound, ForgetOutbound, StoreInbound, ForgetInbound,
+                            UnstoreSession>;
 using Actions = std::vector<Action>;
 
 }  // namespace roadmq::broker

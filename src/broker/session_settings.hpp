@@ -28,6 +28,9 @@ struct SessionSettings {
   std::uint16_t max_topic_alias = 65535;        // inbound aliases we accept
   mqtt::QoS max_qos_allowed = mqtt::QoS::exactly_once;
   bool subscription_identifiers = true;
+  // durable_sessions.enable: persistent sessions emit their state changes
+  // for storage (StoreSession, StoreOutbound, ...).
+  bool persistence = false;
 };
 
 }  // namespace roadmq::broker

@@ -6,6 +6,19 @@
 #include "mqtt/topic.hpp"
 
 namespace roadmq::broker {
+namespace {
+
+// Acks that confirm something the client relies on surviving leave only
+// once it is stored (durability promise): PUBACK / PUBREC always (a matching
+// persistent subscriber may be on any shard), the rest only for a stored
+// session.
+bool needs_gate(const mqtt::Packet& p, bool session_stored) {
+  if (std::holds_alternative<mqtt::Puback>(p) || std::holds_alternative<mqtt::Pubrec>(p)) return true;
+  return session_stored && (std::holds_alternative<mqtt::Pubcomp>(p) || std::holds_alternative<mqtt::Suback>(p) ||
+                            std::holds_alternative<mqtt::Unsuback>(p));
+}
+
+}  // namespace
 
 ShardStats& ShardStats::operator+=(const ShardStats& o) {
   auto add = [](std::uint64_t& a, std::uint64_t b) { a += b; };
@@ -48,6 +61,12 @@ ShardStats& ShardStats::operator+=(const ShardStats& o) {
   add(malformed, o.malformed);
   add(idle_timeouts, o.idle_timeouts);
   add(retained_refused, o.retained_refused);
+  add(acks_waiting, o.acks_waiting);
+  add(store_failures, o.store_failures);
+  add(store.batches, o.store.batches);
+  add(store.records_written, o.store.records_written);
+  add(store.records_erased, o.store.records_erased);
+  add(store.message_refs, o.store.message_refs);
   return *this;
 }
 
@@ -55,7 +74,8 @@ ShardBroker::ShardBroker(Node& node, ShardId id)
     : node_(node),
       id_(id),
       retained_(RetainedLimits{node.options().max_retained_messages, node.options().max_retained_payload}),
-      outbox_(node.runtime().shard_count()) {
+      outbox_(node.runtime().shard_count()),
+      run_returns_(node.runtime().shard_count()) {
   // Session keys carry the shard in their top bits, so keys never collide
   // across shards (shared-group members are named by key node-wide).
   next_key_ = (std::uint64_t{id.value} << 48) | 1;
@@ -115,6 +135,7 @@ void ShardBroker::connect(Channel& channel, mqtt::Connect&& connect, bool assign
     sessions_.insert_or_assign(connect.client_id, std::move(owned));
   }
   record->channel = &channel;
+  ++record->epoch;
   channel.bind(record);
   ++stats_.connections;
   ++stats_.connects;
@@ -206,16 +227,33 @@ void ShardBroker::run_one(SessionRecord& record, Action& action, TimePoint now, 
       [&](auto& a) {
         using A = std::decay_t<decltype(a)>;
         if constexpr (std::is_same_v<A, SendPacket>) {
-          if (record.channel) record.channel->send(a.packet);
+          if (store_ && (!record.acks.empty() || needs_gate(a.packet, record.session.stored()))) {
+            queue_ack(record, std::move(a.packet));
+          } else if (record.channel) {
+            record.channel->send(a.packet);
+          }
         } else if constexpr (std::is_same_v<A, SendPublish>) {
           if (record.channel) record.channel->send_publish(a, now);
         } else if constexpr (std::is_same_v<A, RoutePublish>) {
           ++stats_.messages_routed;
-          route(a.message, now);
+          if (store_ && a.message->qos != mqtt::QoS::at_most_once) {
+            route_gate_ = open_gate(record);
+            route_gated(a.message, now, route_gate_);
+          } else {
+            route(a.message, now);
+          }
         } else if constexpr (std::is_same_v<A, AddSubscription>) {
+          if (store_ && record.session.stored())
+            store_->store_subscription(record.session.client_id(), a.filter,
+                                       SubscriptionEntry{a.options, a.subscription_id});
           add_subscription(record, a, now, later);
         } else if constexpr (std::is_same_v<A, RemoveSubscription>) {
+          if (store_ && record.session.stored()) store_->forget_subscription(record.session.client_id(), a.filter);
           remove_subscription(record, a.filter);
+        } else if constexpr (std::is_same_v<A, StoreSession> || std::is_same_v<A, StoreOutbound> ||
+                             std::is_same_v<A, ForgetOutbound> || std::is_same_v<A, StoreInbound> ||
+                             std::is_same_v<A, ForgetInbound> || std::is_same_v<A, UnstoreSession>) {
+          persist(record, action);
         } else if constexpr (std::is_same_v<A, PublishWill>) {
           route(a.message, now);
         } else if constexpr (std::is_same_v<A, CloseConnection>) {
@@ -243,6 +281,12 @@ void ShardBroker::end_session(SessionRecord& record, TimePoint now) {
   std::vector<std::string> filters;
   filters.reserve(record.session.subscriptions().size());
   for (const auto& [filter, entry] : record.session.subscriptions()) filters.push_back(filter);
+  if (store_ && record.session.stored()) {
+    ShardStore::StoredRecords records;
+    record.session.for_each_stored_record(
+        [&](std::uint64_t seq, const MessagePtr& m) { records.emplace_back(seq, m); });
+    store_->erase_session(record.session, records);
+  }
   for (const auto& f : filters) remove_subscription(record, f);
   // Shared-subscription messages this session held go to another member.
   for (auto& [message, options] : record.session.take_shared_messages()) route_shared(message, now, record.key);
@@ -309,17 +353,22 @@ void ShardBroker::broadcast(std::function<void(ShardBroker&)> fn) {
 
 // ── routing ──────────────────────────────────────────────────────────────────
 
-void ShardBroker::route(const MessagePtr& message, TimePoint now) {
+void ShardBroker::route(const MessagePtr& message, TimePoint now) { route_gated(message, now, 0); }
+
+void ShardBroker::route_gated(const MessagePtr& message, TimePoint now, std::uint64_t gate) {
   if (message->retain && node_.options().retainer_enabled) {
     // One shard owns each retained topic and applies every write to it in
     // its arrival order, then hands that order to the replicas; so two
     // publishers racing on one topic leave every replica with the same winner.
     const ShardId owner = node_.home_shard(message->topic);
     if (owner == id_) {
-      store_retained(message);
+      store_retained(message, 0, id_.value);
     } else {
-      node_.runtime().post(owner, [node = &node_, owner, message] {
-        node->shard(owner).store_retained(message);
+      if (gate != 0) ++gates_[gate].pending;
+      node_.runtime().post(owner, [node = &node_, owner, message, gate, origin = id_.value] {
+        auto& shard = node->shard(owner);
+        shard.store_retained(message, gate, origin);
+        shard.flush_outbox();
       });
     }
   }
@@ -331,16 +380,35 @@ void ShardBroker::route(const MessagePtr& message, TimePoint now) {
       deliver_local(message, now);
     } else {
       outbox_[s].messages.push_back(message);
+      if (gate != 0) {
+        outbox_[s].gates.push_back(gate);
+        ++gates_[gate].pending;
+      }
       outbox_dirty_ = true;
     }
   }
-  if (route_shared(message, now, 0)) delivered = true;
+  if (route_shared(message, now, 0, gate)) delivered = true;
   if (!delivered) ++stats_.messages_no_subscriber;
 }
 
-void ShardBroker::store_retained(const MessagePtr& message) {
+void ShardBroker::store_retained(const MessagePtr& message, std::uint64_t gate, std::uint32_t origin) {
   const auto r = retained_.put(message);
   if (r == RetainResult::refused_full || r == RetainResult::refused_too_large) ++stats_.retained_refused;
+  if (store_) {
+    if (r == RetainResult::stored || r == RetainResult::replaced) {
+      store_->store_retained(*message, persist::clocks_now());
+    } else if (r == RetainResult::deleted || r == RetainResult::refused_too_large) {
+      store_->erase_retained(message->topic);
+    }
+    if (gate != 0) {
+      if (origin == id_.value) {
+        run_gates_.push_back(gate);
+        ++gates_[gate].pending;
+      } else {
+        run_returns_[origin].push_back(gate);
+      }
+    }
+  }
   const auto n = node_.shard_count();
   for (std::uint32_t s = 0; s < n; ++s) {
     if (s == id_.value) continue;
@@ -352,7 +420,8 @@ void ShardBroker::store_retained(const MessagePtr& message) {
   }
 }
 
-bool ShardBroker::route_shared(const MessagePtr& message, TimePoint now, std::uint64_t exclude_key) {
+bool ShardBroker::route_shared(const MessagePtr& message, TimePoint now, std::uint64_t exclude_key,
+                               std::uint64_t gate) {
   bool any = false;
   shared_.match(message->topic, [&](SharedGroup& group) {
     const SharedMember* member = shared_.pick(group, node_.options().shared_strategy, message->publisher,
@@ -368,6 +437,10 @@ bool ShardBroker::route_shared(const MessagePtr& message, TimePoint now, std::ui
       deliver_shared(delivery, now);
     } else {
       outbox_[member->shard].shared.push_back(std::move(delivery));
+      if (gate != 0) {
+        outbox_[member->shard].gates.push_back(gate);
+        ++gates_[gate].pending;
+      }
       outbox_dirty_ = true;
     }
   });
@@ -375,6 +448,7 @@ bool ShardBroker::route_shared(const MessagePtr& message, TimePoint now, std::ui
 }
 
 void ShardBroker::flush_outbox() {
+  commit_run();
   if (!outbox_dirty_) return;
   outbox_dirty_ = false;
   for (std::uint32_t s = 0; s < outbox_.size(); ++s) {
@@ -382,16 +456,21 @@ void ShardBroker::flush_outbox() {
     if (out.messages.empty() && out.shared.empty()) continue;
     auto batch = std::make_shared<Outgoing>(std::move(out));
     out = Outgoing{};
-    node_.runtime().post(ShardId{s}, [node = &node_, s, batch] {
-      node->shard(ShardId{s}).receive(std::move(*batch));
+    node_.runtime().post(ShardId{s}, [node = &node_, s, batch, origin = id_.value] {
+      node->shard(ShardId{s}).receive(std::move(*batch), origin);
     });
   }
 }
 
-void ShardBroker::receive(Outgoing&& batch) {
+void ShardBroker::receive(Outgoing&& batch, std::uint32_t origin) {
   const auto now = SteadyClock::now();
   for (const auto& m : batch.messages) deliver_local(m, now);
   for (const auto& d : batch.shared) deliver_shared(d, now);
+  if (!batch.gates.empty()) {
+    // The sender's acks wait until what these deliveries stored is durable.
+    auto& back = run_returns_[origin];
+    back.insert(back.end(), batch.gates.begin(), batch.gates.end());
+  }
   flush_outbox();
   graveyard_.clear();
 }
@@ -505,6 +584,8 @@ ShardStats ShardBroker::stats() const {
   s.sessions_count = sessions_.size();
   s.subscriptions = local_.size();
   s.retained = retained_.size();
+  s.acks_waiting = gates_.size();
+  if (store_) s.store = store_->stats();
   return s;
 }
 

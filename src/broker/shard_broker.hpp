@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <queue>
 #include <string>
 #include <unordered_map>
@@ -28,14 +29,20 @@
 #include "broker/session.hpp"
 #include "broker/session_action.hpp"
 #include "broker/session_stats.hpp"
+#include "broker/shard_store.hpp"
 #include "broker/shared_groups.hpp"
 #include "broker/subscription_index.hpp"
 #include "broker/transport.hpp"
+
+namespace roadmq::storage {
+class Committer;
+}
 
 namespace roadmq::broker {
 
 class Channel;
 class Node;
+struct RestoredSession;
 
 struct SessionRecord {
   SessionRecord(std::uint64_t k, std::string client_id, const SessionSettings& s, SessionStats& st)
@@ -44,6 +51,8 @@ struct SessionRecord {
   Session session;
   Channel* channel = nullptr;
   TimePoint scheduled = TimePoint::max();  // deadline queued in the timer heap
+  std::uint64_t epoch = 0;                 // which connection: bumped by every attach
+  std::vector<std::uint64_t> acks;         // ack gates in the order the client is owed them
   bool ended = false;                      // removed; memory freed after the current call
 };
 
@@ -73,6 +82,9 @@ struct ShardStats {
   std::uint64_t malformed = 0;            // decode errors, by connection
   std::uint64_t idle_timeouts = 0;        // no CONNECT in time
   std::uint64_t retained_refused = 0;
+  std::uint64_t acks_waiting = 0;         // acks held until what they confirm is stored (now)
+  std::uint64_t store_failures = 0;       // batches the store failed to write
+  StoreStats store;
 
   ShardStats& operator+=(const ShardStats& o);
 };
@@ -111,6 +123,15 @@ class ShardBroker {
   void flush_outbox();
 
 
+  // ── durability (startup, on this shard's thread) ──
+  // Durable sessions on: from now on persistent sessions write through
+  // `committer`, and acks wait for what they confirm.
+  void enable_durability(storage::Committer& committer, std::uint64_t first_counter);
+  // Sessions of this shard read back from storage; their references count here.
+  void restore(std::vector<RestoredSession>&& sessions, TimePoint now);
+  // Retained messages read back (every replica loads all of them).
+  void restore_retained(const std::vector<MessagePtr>& retained);
+
   // ── operations ──
   ShardStats stats() const;
   // Every connection gets DISCONNECT 0x8B (v5) and is closed.
@@ -121,6 +142,18 @@ class ShardBroker {
   struct Outgoing {
     std::vector<MessagePtr> messages;    // for that shard's local index
     std::vector<SharedDelivery> shared;  // for one member each
+    std::vector<std::uint64_t> gates;    // ack gates waiting for the receiver's batch
+  };
+  // An ack (PUBACK, PUBREC, PUBCOMP, SUBACK, UNSUBACK) held until every part
+  // it confirms is durable: this shard's batch, plus one part per shard a
+  // routed message went to. Owned by this shard; other shards only carry
+  // its id back.
+  struct AckGate {
+    std::uint64_t session_key = 0;
+    std::uint64_t epoch = 0;
+    std::optional<mqtt::Packet> packet;
+    std::uint32_t pending = 0;
+    bool failed = false;
   };
   struct Target {
     std::uint64_t key;
@@ -138,14 +171,25 @@ class ShardBroker {
   void schedule(SessionRecord& record);
   void tell_link_room(SessionRecord& record, TimePoint now, Actions& actions);
   // On the topic's owner shard: apply a retained write, then replicate it.
-  void store_retained(const MessagePtr& message);
+  void store_retained(const MessagePtr& message, std::uint64_t gate, std::uint32_t origin);
   void end_session(SessionRecord& record, TimePoint now);
   void add_subscription(SessionRecord& record, AddSubscription& sub, TimePoint now, Actions& later);
   void remove_subscription(SessionRecord& record, const std::string& filter);
   void deliver_local(const MessagePtr& message, TimePoint now);
   void deliver_shared(const SharedDelivery& delivery, TimePoint now);
-  bool route_shared(const MessagePtr& message, TimePoint now, std::uint64_t exclude_key);
-  void receive(Outgoing&& batch);
+  bool route_shared(const MessagePtr& message, TimePoint now, std::uint64_t exclude_key,
+                    std::uint64_t gate = 0);
+  void receive(Outgoing&& batch, std::uint32_t origin);
+  // Durability plumbing (shard_durability.cpp).
+  std::uint64_t open_gate(SessionRecord& record);
+  void queue_ack(SessionRecord& record, mqtt::Packet&& packet);
+  void pump_acks(SessionRecord& record);
+  void release_gates(const std::vector<std::uint64_t>& ids, bool ok);
+  void commit_run();
+  void finish_commit(const std::vector<std::uint64_t>& gates,
+                     const std::vector<std::vector<std::uint64_t>>& returns, bool ok);
+  void persist(SessionRecord& record, Action& action);
+  void route_gated(const MessagePtr& message, TimePoint now, std::uint64_t gate);
   void broadcast(std::function<void(ShardBroker&)> fn);
   void publish_connected(Channel& channel, TimePoint now);
   void publish_disconnected(Channel& channel, DetachReason reason, TimePoint now);
@@ -168,6 +212,15 @@ class ShardBroker {
   Channel* pending_tail_ = nullptr;
   std::vector<std::unique_ptr<SessionRecord>> graveyard_;  // freed after the current call
   ShardStats stats_;
+
+  // Durability: null / empty while durable sessions are off.
+  std::unique_ptr<ShardStore> store_;
+  storage::Committer* committer_ = nullptr;
+  std::unordered_map<std::uint64_t, AckGate> gates_;
+  std::uint64_t next_gate_ = 1;
+  std::uint64_t route_gate_ = 0;                         // the gate of the RoutePublish being run
+  std::vector<std::uint64_t> run_gates_;                 // local parts: released by this run's batch
+  std::vector<std::vector<std::uint64_t>> run_returns_;  // per origin shard: parts to hand back after it
 };
 
 }  // namespace roadmq::broker

@@ -24,6 +24,15 @@ const std::vector<std::pair<std::string, SharedSubscriptionStrategy>>& strategy_
   return kNames;
 }
 
+const std::vector<std::pair<std::string, Durability>>& durability_names() {
+  static const std::vector<std::pair<std::string, Durability>> kNames = {
+      {"sync", Durability::sync},
+      {"periodic", Durability::periodic},
+      {"none", Durability::none},
+  };
+  return kNames;
+}
+
 const std::vector<std::pair<std::string, LogLevel>>& log_level_names() {
   static const std::vector<std::pair<std::string, LogLevel>> kNames = {
       {"debug", LogLevel::debug},
@@ -200,6 +209,21 @@ void describe(Binder<Settings>& b) {
         spec::size(ByteSize{1}, megabytes(256), "1MB",
                    "Largest payload stored as a retained message"));
 
+  // durable_sessions
+  b.add(ROADMQ_KEY(durable_sessions.enable),
+        spec::boolean("true",
+                      "Keep persistent sessions (expiry > 0 / clean_session=false), their queues "
+                      "and retained messages in RocksDB under node.data_dir"));
+  b.add_enum(ROADMQ_KEY(durable_sessions.durability), durability_names(), "sync",
+             "When a QoS 1/2 message counts as stored before its PUBACK/PUBREC: sync = WAL "
+             "fsynced (survives power loss); periodic = written to the WAL, fsynced every "
+             "sync_interval (survives kill -9); none = written in the background (kill -9 "
+             "loses the last milliseconds)");
+  b.add(ROADMQ_KEY(durable_sessions.sync_interval),
+        spec::duration(1ms, 60s, "100ms", "periodic: how often the WAL is fsynced"));
+  b.add(ROADMQ_KEY(durable_sessions.batch_size),
+        spec::size(ByteSize{4096}, megabytes(256), "8MB", "Largest group commit written at once"));
+
   // log
   b.add_enum(ROADMQ_KEY(log.level), log_level_names(), "warning",
              "Lowest level of the messages logged");
@@ -257,6 +281,13 @@ void check_cross_keys(const Settings& s, const Resolved& r, Errors& errors) {
 std::string_view to_string(SharedSubscriptionStrategy s) noexcept {
   for (const auto& [name, value] : strategy_names()) {
     if (value == s) return name;
+  }
+  return "?";
+}
+
+std::string_view to_string(Durability d) noexcept {
+  for (const auto& [name, value] : durability_names()) {
+    if (value == d) return name;
   }
   return "?";
 }

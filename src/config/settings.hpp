@@ -30,9 +30,11 @@ namespace roadmq::config {
 
 enum class SharedSubscriptionStrategy { random, round_robin, sticky, hash_clientid };
 enum class LogLevel { debug, info, warning, error };
+enum class Durability { sync, periodic, none };
 
 std::string_view to_string(SharedSubscriptionStrategy s) noexcept;
 std::string_view to_string(LogLevel l) noexcept;
+std::string_view to_string(Durability d) noexcept;
 
 struct NodeSettings {
   std::string name;  // name@host
@@ -83,6 +85,14 @@ struct RetainerSettings {
   friend bool operator==(const RetainerSettings&, const RetainerSettings&) = default;
 };
 
+struct DurableSessionsSettings {
+  bool enable = false;
+  Durability durability = Durability::sync;
+  Duration sync_interval{};
+  ByteSize batch_size;
+  friend bool operator==(const DurableSessionsSettings&, const DurableSessionsSettings&) = default;
+};
+
 struct LogSettings {
   LogLevel level = LogLevel::warning;
   friend bool operator==(const LogSettings&, const LogSettings&) = default;
@@ -105,6 +115,7 @@ struct Settings {
   ListenerSettings listeners;
   MqttSettings mqtt;
   RetainerSettings retainer;
+  DurableSessionsSettings durable_sessions;
   LogSettings log;
   SysTopicsSettings sys_topics;
   friend bool operator==(const Settings&, const Settings&) = default;

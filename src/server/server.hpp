@@ -35,6 +35,9 @@ class Server {
   unsigned shard_count() const noexcept;
 
  private:
+  // Durable sessions: opens node.data_dir, reads the stored state back into
+  // the shards and starts the committer, before any listener opens.
+  Expected<void, std::string> open_storage();
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::vector<BoundListener> bound_;

@@ -98,6 +98,7 @@ class Daemon:
         # A restart in the same workdir appends to the log: only lines after
         # this point announce this process's listeners.
         self._stderr_offset = self.stderr_path.stat().st_size if self.stderr_path.exists() else 0
+        self.listeners = {}
         # Files, not pipes: a chatty daemon can never block on a full pipe,
         # and the log survives for the failure message.
         with open(self.stderr_path, "ab") as err, open(self.stdout_path, "ab") as out:

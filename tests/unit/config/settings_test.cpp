@@ -70,6 +70,9 @@ TEST(SettingsTest, Defaults) {
   EXPECT_EQ(s.sys_topics.sys_msg_interval, Duration(1min));
   EXPECT_TRUE(s.sys_topics.sys_event_messages.client_connected);
   EXPECT_TRUE(s.sys_topics.sys_event_messages.client_disconnected);
+  EXPECT_TRUE(s.durable_sessions.enable);
+  EXPECT_EQ(s.durable_sessions.durability, Durability::sync);
+  EXPECT_EQ(s.durable_sessions.sync_interval, Duration(100ms));
 }
 
 TEST(SettingsTest, EveryKeyHasADescription) {
@@ -79,7 +82,7 @@ TEST(SettingsTest, EveryKeyHasADescription) {
     EXPECT_FALSE(spec.description.empty()) << path;
     EXPECT_EQ(spec.description.find('\n'), std::string::npos) << path;
   });
-  EXPECT_EQ(n, 32u);
+  EXPECT_EQ(n, 36u);
 }
 
 TEST(SettingsTest, ShippedConfigFileLoads) {
