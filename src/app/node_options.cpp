@@ -39,6 +39,7 @@ broker::NodeOptions node_options(const config::Settings& s) {
   m.max_topic_levels = clamp_to<std::uint16_t>(s.mqtt.max_topic_levels);
   m.max_inflight = s.mqtt.max_inflight;
   m.max_mqueue_len = s.mqtt.max_mqueue_len;
+  m.max_mqueue_bytes = static_cast<std::size_t>(s.mqtt.max_mqueue_bytes.bytes);
   m.mqueue_store_qos0 = s.mqtt.mqueue_store_qos0;
   m.session_expiry_interval = duration_cast<seconds>(s.mqtt.session_expiry_interval);
   m.retry_interval = duration_cast<milliseconds>(s.mqtt.retry_interval);

@@ -97,12 +97,13 @@ Expected<LoadResult, storage::StoreError> load_state(storage::KvStore& store, st
     auto [s, rest] = owner(Table::inbound, key);
     if (!s) return true;
     const auto id = persist::decode_u16(rest);
-    const auto since = persist::decode_inbound(value);
-    if (!id || !since || *id == 0) {
+    const auto rec = persist::decode_inbound(value);
+    if (!id || !rec || *id == 0) {
       sink.damaged(Table::inbound, key);
       return true;
     }
-    s->inbound.emplace_back(*id, *since);
+    if (rec->message_id != 0) bodies.emplace(rec->message_id, nullptr);
+    s->inbound.push_back(RestoredSession::Inbound{*id, rec->message_id, nullptr});
     ++out.stats.inbound;
     return true;
   });
@@ -152,6 +153,13 @@ Expected<LoadResult, storage::StoreError> load_state(storage::KvStore& store, st
       return false;
     });
     out.stats.outbound += records.size();
+    for (auto& in : s.inbound) {
+      if (in.message_id == 0) continue;
+      auto& body = bodies[in.message_id];
+      if (!body) continue;  // id kept (no second delivery), nothing to route again
+      in.message = body;
+      referring[in.message_id].insert(shard);
+    }
     ++out.stats.sessions;
     out.shards[shard].push_back(std::move(s));
   }

@@ -35,7 +35,12 @@ struct RestoredSession {
   persist::SessionImage image;
   std::vector<std::pair<std::string, SubscriptionEntry>> subscriptions;
   std::vector<Outbound> outbound;  // in sequence order
-  std::vector<std::pair<std::uint16_t, std::uint64_t>> inbound;  // packet id, since (wall ms)
+  struct Inbound {
+    std::uint16_t packet_id = 0;
+    std::uint64_t message_id = 0;
+    MessagePtr message;  // routed again at startup to sessions that lack it
+  };
+  std::vector<Inbound> inbound;
 };
 
 struct LoadStats {

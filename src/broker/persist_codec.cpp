@@ -288,12 +288,20 @@ std::optional<OutboundRecord> decode_outbound(std::string_view bytes) {
   return r;
 }
 
-std::string encode_inbound(std::uint64_t since_wall_ms) {
+std::string encode_inbound(const InboundRecord& r) {
   std::string out;
-  put_u64(out, since_wall_ms);
+  put_u64(out, r.since_wall_ms);
+  put_u64(out, r.message_id);
   return out;
 }
 
-std::optional<std::uint64_t> decode_inbound(std::string_view bytes) { return decode_u64(bytes); }
+std::optional<InboundRecord> decode_inbound(std::string_view bytes) {
+  Reader rd(bytes);
+  InboundRecord r;
+  r.since_wall_ms = rd.u64();
+  r.message_id = rd.u64();
+  if (!rd.done()) return std::nullopt;
+  return r;
+}
 
 }  // namespace roadmq::broker::persist

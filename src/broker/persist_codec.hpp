@@ -86,7 +86,11 @@ std::string encode_outbound(const OutboundRecord& r);
 std::optional<OutboundRecord> decode_outbound(std::string_view bytes);
 
 // ── inbound QoS 2 ids ───────────────────────────────────────────────────────
-std::string encode_inbound(std::uint64_t since_wall_ms);
-std::optional<std::uint64_t> decode_inbound(std::string_view bytes);
+struct InboundRecord {
+  std::uint64_t since_wall_ms = 0;
+  std::uint64_t message_id = 0;
+};
+std::string encode_inbound(const InboundRecord& r);
+std::optional<InboundRecord> decode_inbound(std::string_view bytes);
 
 }  // namespace roadmq::broker::persist

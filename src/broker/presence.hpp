@@ -14,9 +14,6 @@ namespace roadmq::broker {
 
 std::uint64_t wall_clock_ms();
 
-// Appends `s` as a JSON string literal (quoted, escaped).
-void append_json_string(std::string& out, std::string_view s);
-
 // EMQX's names for why a client went away.
 std::string_view disconnect_reason_name(DetachReason reason) noexcept;
 

@@ -341,6 +341,7 @@ void Session::reset_state() noexcept {
   subscriptions_.clear();
   inflight_ = std::vector<Inflight>();
   queue_.reset();
+  queue_bytes_ = 0;
   awaiting_rel_ = std::vector<AwaitingRel>();
   aliases_.reset();
   will_.reset();
@@ -481,9 +482,18 @@ void Session::on_publish(mqtt::Publish&& p, TimePoint now, Actions& out) {
         return close_for(ReasonCode::receive_maximum_exceeded, now, out);
       }
       count_received(*stats_, qos);
-      out.push_back(RoutePublish{make_message(std::move(p), client_id_, now, wall_ms())});
-      awaiting_rel_.push_back(AwaitingRel{id, now});
-      if (stored_) out.push_back(StoreInbound{id.value});
+      auto message = make_message(std::move(p), client_id_, now, wall_ms());
+      out.push_back(RoutePublish{message});
+      if (stored_) {
+        // The id is stored with the message, in the same batch as this shard's
+        // deliveries and before any other shard's: after a crash either the
+        // id is there (and the message is routed again to whoever lacks it)
+        // or nothing is, and the client's resend routes it afresh.
+        out.push_back(StoreInbound{id.value, message});
+        awaiting_rel_.push_back(AwaitingRel{id, now, std::move(message)});
+      } else {
+        awaiting_rel_.push_back(AwaitingRel{id, now, nullptr});
+      }
       out.push_back(SendPacket{make_ack<mqtt::Pubrec>(id)});
       return;
     }
@@ -499,9 +509,9 @@ void Session::on_pubrel(const mqtt::Pubrel& a, Actions& out) {
         SendPacket{make_ack<mqtt::Pubcomp>(a.packet_id, ReasonCode::packet_identifier_not_found)});
     return;
   }
+  if (stored_) out.push_back(ForgetInbound{a.packet_id.value, std::move(it->message)});
   awaiting_rel_.erase(it);
   release_empty_containers();
-  if (stored_) out.push_back(ForgetInbound{a.packet_id.value});
   out.push_back(SendPacket{make_ack<mqtt::Pubcomp>(a.packet_id)});
 }
 
@@ -725,7 +735,10 @@ void Session::enqueue(Queued&& item, TimePoint now, Actions& out) {
   if (!queue_) queue_ = std::make_unique<std::deque<Queued>>();
   auto& q = *queue_;
   const std::size_t limit = std::max<std::uint32_t>(1, settings_->max_mqueue_len);
-  if (q.size() >= limit) {
+  const std::size_t byte_limit = settings_->max_mqueue_bytes;
+  const std::size_t bytes = queued_bytes(item.message);
+  auto full = [&] { return q.size() >= limit || (!q.empty() && queue_bytes_ + bytes > byte_limit); };
+  if (full()) {
     // Messages that expired while waiting make room before anything live goes.
     for (auto it = q.begin(); it != q.end();) {
       if (!it->message->expired(now)) {
@@ -733,12 +746,23 @@ void Session::enqueue(Queued&& item, TimePoint now, Actions& out) {
         continue;
       }
       ++stats_->dropped_expired;
+      queue_bytes_ -= queued_bytes(it->message);
       forget(it->seq, std::move(it->message), out);
       it = q.erase(it);
     }
   }
-  // Full: drop QoS 0 first (the new one, else the oldest queued), then the oldest.
-  while (q.size() >= limit) {
+  // Full: drop QoS 0 first (the new one, else the oldest queued), then the
+  // oldest. A message larger than the whole byte bound never fits: it goes.
+  if (bytes > byte_limit) {
+    if (item.qos == QoS::at_most_once) {
+      ++stats_->dropped_queue_full_qos0;
+    } else {
+      ++stats_->dropped_queue_full_oldest;
+    }
+    if (q.empty()) queue_.reset();
+    return;
+  }
+  while (full()) {
     if (item.qos == QoS::at_most_once) {
       ++stats_->dropped_queue_full_qos0;
       if (q.empty()) queue_.reset();
@@ -752,6 +776,7 @@ void Session::enqueue(Queued&& item, TimePoint now, Actions& out) {
       victim = q.begin();
       ++stats_->dropped_queue_full_oldest;
     }
+    queue_bytes_ -= queued_bytes(victim->message);
     forget(victim->seq, std::move(victim->message), out);
     q.erase(victim);
   }
@@ -760,6 +785,7 @@ void Session::enqueue(Queued&& item, TimePoint now, Actions& out) {
     store(item.seq, item.message, nullptr, true, item.qos, item.flags, item.extras.get(), 0,
           persist::OutboundPhase::queued, out);
   }
+  queue_bytes_ += bytes;
   q.push_back(std::move(item));
 }
 
@@ -778,11 +804,13 @@ void Session::drain(TimePoint now, Actions& out) {
     Queued& front = q.front();
     if (front.message->expired(now)) {
       ++stats_->dropped_expired;  // never started onward delivery [MQTT-3.3.2-5]
+      queue_bytes_ -= queued_bytes(front.message);
       forget(front.seq, std::move(front.message), out);
       q.pop_front();
       continue;
     }
     if (front.qos != QoS::at_most_once && inflight_.size() >= window_) break;
+    queue_bytes_ -= queued_bytes(front.message);
     Queued item = std::move(front);
     q.pop_front();
     send_new(std::move(item), now, out);
@@ -1023,7 +1051,7 @@ void Session::expire_awaiting_rel(TimePoint now, Actions& out) {
   if (timeout <= Duration::zero() || awaiting_rel_.empty()) return;
   const auto dropped = std::erase_if(awaiting_rel_, [&](const AwaitingRel& a) {
     if (now - a.since < timeout) return false;
-    if (stored_) out.push_back(ForgetInbound{a.id.value});
+    if (stored_) out.push_back(ForgetInbound{a.id.value, a.message});
     return true;
   });
   stats_->dropped_await_rel_timeout += dropped;
@@ -1119,6 +1147,7 @@ std::vector<std::pair<MessagePtr, DeliveryOptions>> Session::take_shared_message
     auto& q = *queue_;
     for (auto it = q.begin(); it != q.end();) {
       if (is_shared(it->extras)) {
+        queue_bytes_ -= queued_bytes(it->message);
         taken.emplace_back(std::move(it->message), options_of(it->qos, it->flags, *it->extras));
         it = q.erase(it);
       } else {

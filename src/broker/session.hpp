@@ -110,6 +110,7 @@ class Session {
   std::vector<std::pair<MessagePtr, DeliveryOptions>> take_shared_messages();
 
   std::size_t queued() const noexcept;
+  std::size_t queued_bytes() const noexcept { return queue_bytes_; }
   std::size_t inflight() const noexcept;
 
   // ── durability ──
@@ -133,7 +134,7 @@ class Session {
   // Inbound QoS 2 packet ids awaiting PUBREL.
   template <class Fn>
   void for_each_awaiting_rel(Fn&& fn) const {
-    for (const auto& a : awaiting_rel_) fn(a.id.value);
+    for (const auto& a : awaiting_rel_) fn(a.id.value, a.message);
   }
   // Rebuilding a stored session at startup, before any attach(): the header
   // first, then subscriptions, outbound records in sequence order, and
@@ -144,7 +145,16 @@ class Session {
   void restore_subscription(std::string filter, const SubscriptionEntry& entry);
   void restore_outbound(std::uint64_t seq, MessagePtr message, const persist::OutboundRecord& record,
                         TimePoint now);
-  void restore_inbound(std::uint16_t packet_id, TimePoint since);
+  void restore_inbound(std::uint16_t packet_id, TimePoint since, MessagePtr message);
+  // Messages of inbound QoS 2 flows still awaiting PUBREL (restored ones
+  // are routed again at startup, to the sessions that do not hold them).
+  template <class Fn>
+  void for_each_awaiting_message(Fn&& fn) const {
+    for (const auto& a : awaiting_rel_)
+      if (a.message) fn(a.message);
+  }
+  // Whether a stored outbound record of this session refers to `m`.
+  bool holds(const MessagePtr& m) const noexcept;
 
   // The client's Request Problem Information: when false, acks other than
   // CONNACK and DISCONNECT must carry no Reason String or User Property
@@ -204,6 +214,7 @@ class Session {
   struct AwaitingRel {
     mqtt::PacketId id;
     TimePoint since;
+    MessagePtr message;  // persistent sessions: what the stored id record refers to
   };
 
   struct WillState {
@@ -268,6 +279,10 @@ class Session {
   enum class Resend : std::uint8_t { all, due, held };
   void resend_inflight(Resend which, TimePoint now, Actions& out);
   void enqueue(Queued&& item, TimePoint now, Actions& out);
+  // What a queued message counts against mqtt.max_mqueue_bytes.
+  static std::size_t queued_bytes(const MessagePtr& m) noexcept {
+    return m ? m->topic.size() + m->payload.size() : 0;
+  }
   void store(std::uint64_t seq, const MessagePtr& message, MessagePtr released, bool is_new, mqtt::QoS qos,
              std::uint8_t flags, const DeliveryExtras* extras, std::uint16_t packet_id,
              persist::OutboundPhase phase, Actions& out);
@@ -307,6 +322,7 @@ class Session {
   TimePoint expiry_at_ = TimePoint::max();  // session expires (disconnected)
 
   std::size_t link_room_ = SIZE_MAX;  // see set_link_room()
+  std::size_t queue_bytes_ = 0;       // topic + payload of the queued messages
   std::uint32_t session_expiry_s_ = 0;  // effective, after the broker's cap
   std::uint32_t client_max_packet_ = mqtt::kMaxPacketSize;
   std::uint16_t window_ = 1;            // min(client Receive Maximum, max_inflight)

@@ -125,11 +125,15 @@ struct ForgetOutbound {
 };
 
 // An inbound QoS 2 packet id awaiting PUBREL, stored / released.
+// The record holds the message too (one reference), so a restart can route
+// it again to sessions that did not get it stored before the crash.
 struct StoreInbound {
   std::uint16_t packet_id = 0;
+  MessagePtr message;
 };
 struct ForgetInbound {
   std::uint16_t packet_id = 0;
+  MessagePtr message;  // loses its reference
 };
 
 // The session stopped being persistent (reconnected with expiry 0): erase

@@ -112,6 +112,7 @@ void Session::restore_outbound(std::uint64_t seq, MessagePtr message, const pers
   next_seq_ = std::max(next_seq_, seq + 1);
   if (r.phase == persist::OutboundPhase::queued) {
     if (!queue_) queue_ = std::make_unique<std::deque<Queued>>();
+    queue_bytes_ += queued_bytes(message);
     queue_->push_back(Queued{std::move(message), std::move(extras), seq, r.qos, r.flags});
     return;
   }
@@ -122,8 +123,17 @@ void Session::restore_outbound(std::uint64_t seq, MessagePtr message, const pers
                                r.qos, phase, r.flags});
 }
 
-void Session::restore_inbound(std::uint16_t packet_id, TimePoint since) {
-  awaiting_rel_.push_back(AwaitingRel{mqtt::PacketId{packet_id}, since});
+void Session::restore_inbound(std::uint16_t packet_id, TimePoint since, MessagePtr message) {
+  awaiting_rel_.push_back(AwaitingRel{mqtt::PacketId{packet_id}, since, std::move(message)});
+}
+
+bool Session::holds(const MessagePtr& m) const noexcept {
+  for (const auto& e : inflight_)
+    if (e.message == m) return true;
+  if (queue_)
+    for (const auto& e : *queue_)
+      if (e.message == m) return true;
+  return false;
 }
 
 }  // namespace roadmq::broker

@@ -15,6 +15,7 @@ struct SessionSettings {
   std::uint16_t max_topic_levels = 128;
   std::uint16_t max_inflight = 32;              // mqtt.max_inflight
   std::uint32_t max_mqueue_len = 1000;          // mqtt.max_mqueue_len (0 = unbounded is not allowed)
+  std::size_t max_mqueue_bytes = 16u << 20;   // mqtt.max_mqueue_bytes: topic + payload bytes queued
   bool mqueue_store_qos0 = true;
   std::chrono::seconds session_expiry_interval{7200};  // cap, and v3 persistent sessions' expiry
   std::chrono::milliseconds retry_interval{30000};

@@ -356,7 +356,7 @@ void ShardBroker::broadcast(std::function<void(ShardBroker&)> fn) {
 void ShardBroker::route(const MessagePtr& message, TimePoint now) { route_gated(message, now, 0); }
 
 void ShardBroker::route_gated(const MessagePtr& message, TimePoint now, std::uint64_t gate) {
-  if (message->retain && node_.options().retainer_enabled) {
+  if (message->retain && node_.options().retainer_enabled && !replaying_) {
     // One shard owns each retained topic and applies every write to it in
     // its arrival order, then hands that order to the replicas; so two
     // publishers racing on one topic leave every replica with the same winner.
@@ -502,6 +502,7 @@ void ShardBroker::deliver_local(const MessagePtr& message, TimePoint now) {
     auto it = by_key_.find(t.key);
     if (it == by_key_.end()) continue;
     SessionRecord& record = *it->second;
+    if (replaying_ && record.session.holds(message)) continue;
     // [MQTT-3.8.3-3] No Local: not back to the publisher's own connection.
     if (t.no_local && !message->publisher.empty() && record.session.client_id() == message->publisher) {
       ++stats_.dropped_no_local;
@@ -524,6 +525,7 @@ void ShardBroker::deliver_shared(const SharedDelivery& delivery, TimePoint now) 
     return;
   }
   SessionRecord& record = *it->second;
+  if (replaying_ && record.session.holds(delivery.message)) return;
   Actions actions;
   tell_link_room(record, now, actions);
   record.session.deliver(delivery.message, delivery.options, now, actions);

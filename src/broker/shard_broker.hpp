@@ -129,6 +129,12 @@ class ShardBroker {
   void enable_durability(storage::Committer& committer, std::uint64_t first_counter);
   // Sessions of this shard read back from storage; their references count here.
   void restore(std::vector<RestoredSession>&& sessions, TimePoint now);
+  // Startup, after every shard restored: route the messages of stored
+  // inbound QoS 2 flows again, to the sessions that do not hold them yet.
+  // While `replaying` is set, deliveries skip sessions that hold the message
+  // and retained writes are not repeated.
+  void set_replaying(bool on) noexcept { replaying_ = on; }
+  void replay_inbound(TimePoint now);
   // Retained messages read back (every replica loads all of them).
   void restore_retained(const std::vector<MessagePtr>& retained);
 
@@ -215,6 +221,7 @@ class ShardBroker {
 
   // Durability: null / empty while durable sessions are off.
   std::unique_ptr<ShardStore> store_;
+  bool replaying_ = false;
   storage::Committer* committer_ = nullptr;
   std::unordered_map<std::uint64_t, AckGate> gates_;
   std::uint64_t next_gate_ = 1;

@@ -151,9 +151,9 @@ void ShardBroker::persist(SessionRecord& record, Action& action) {
         } else if constexpr (std::is_same_v<A, ForgetOutbound>) {
           store_->forget_outbound(cid, a);
         } else if constexpr (std::is_same_v<A, StoreInbound>) {
-          store_->store_inbound(cid, a.packet_id, persist::clocks_now().wall_ms);
+          store_->store_inbound(cid, a.packet_id, persist::clocks_now().wall_ms, a.message);
         } else if constexpr (std::is_same_v<A, ForgetInbound>) {
-          store_->forget_inbound(cid, a.packet_id);
+          store_->forget_inbound(cid, a.packet_id, a.message);
         } else if constexpr (std::is_same_v<A, UnstoreSession>) {
           store_->erase_session(record.session, a.records);
         }
@@ -181,14 +181,27 @@ void ShardBroker::restore(std::vector<RestoredSession>&& sessions, TimePoint now
       if (o.message && store_) store_->adopt_reference(o.record.message_id);
       session.restore_outbound(o.seq, std::move(o.message), o.record, now);
     }
-    for (const auto& [id, since_ms] : r.inbound) {
+    for (auto& in : r.inbound) {
       // The await-rel timeout counts from the restart: the client had no
       // chance to send PUBREL while the broker was down.
-      (void)since_ms;
-      session.restore_inbound(id, now);
+      if (in.message && store_) store_->adopt_reference(in.message_id);
+      session.restore_inbound(in.packet_id, now, std::move(in.message));
     }
     schedule(record);
   }
+}
+
+void ShardBroker::replay_inbound(TimePoint now) {
+  // Messages whose PUBREC may never have left: the crash may have come
+  // before every shard stored them. Route each again; sessions that hold it
+  // already are skipped (see deliver_local), so nobody gets it twice.
+  std::vector<MessagePtr> messages;
+  for (const auto& [key, record] : by_key_) {
+    (void)key;
+    record->session.for_each_awaiting_message([&](const MessagePtr& m) { messages.push_back(m); });
+  }
+  for (const auto& m : messages) route_gated(m, now, 0);
+  flush_outbox();
 }
 
 void ShardBroker::restore_retained(const std::vector<MessagePtr>& retained) {

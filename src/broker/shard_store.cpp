@@ -67,12 +67,20 @@ void ShardStore::forget_outbound(const std::string& client_id, const ForgetOutbo
   ++stats_.records_erased;
 }
 
-void ShardStore::store_inbound(const std::string& client_id, std::uint16_t packet_id, std::uint64_t wall_ms) {
-  batch_.put(Table::inbound, persist::inbound_key(client_id, packet_id), persist::encode_inbound(wall_ms));
+void ShardStore::store_inbound(const std::string& client_id, std::uint16_t packet_id, std::uint64_t wall_ms,
+                               const MessagePtr& message) {
+  persist::InboundRecord r;
+  r.since_wall_ms = wall_ms;
+  if (message) {
+    ref(message);
+    r.message_id = id_of(message);
+  }
+  batch_.put(Table::inbound, persist::inbound_key(client_id, packet_id), persist::encode_inbound(r));
 }
 
-void ShardStore::forget_inbound(const std::string& client_id, std::uint16_t packet_id) {
+void ShardStore::forget_inbound(const std::string& client_id, std::uint16_t packet_id, const MessagePtr& message) {
   batch_.erase(Table::inbound, persist::inbound_key(client_id, packet_id));
+  if (message) unref(message);
 }
 
 void ShardStore::store_subscription(const std::string& client_id, const std::string& filter,
@@ -96,8 +104,10 @@ void ShardStore::erase_session(const Session& session, const StoredRecords& reco
     if (message) unref(message);
     ++stats_.records_erased;
   }
-  session.for_each_awaiting_rel(
-      [&](std::uint16_t id) { batch_.erase(Table::inbound, persist::inbound_key(cid, id)); });
+  session.for_each_awaiting_rel([&](std::uint16_t id, const MessagePtr& m) {
+    batch_.erase(Table::inbound, persist::inbound_key(cid, id));
+    if (m) unref(m);
+  });
 }
 
 void ShardStore::store_retained(const Message& m, const persist::Clocks& clocks) {

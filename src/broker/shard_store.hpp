@@ -39,8 +39,9 @@ class ShardStore {
   void store_session(const Session& session, const persist::Clocks& clocks);
   void store_outbound(const std::string& client_id, const StoreOutbound& a);
   void forget_outbound(const std::string& client_id, const ForgetOutbound& a);
-  void store_inbound(const std::string& client_id, std::uint16_t packet_id, std::uint64_t wall_ms);
-  void forget_inbound(const std::string& client_id, std::uint16_t packet_id);
+  void store_inbound(const std::string& client_id, std::uint16_t packet_id, std::uint64_t wall_ms,
+                     const MessagePtr& message);
+  void forget_inbound(const std::string& client_id, std::uint16_t packet_id, const MessagePtr& message);
   void store_subscription(const std::string& client_id, const std::string& filter, const SubscriptionEntry& e);
   void forget_subscription(const std::string& client_id, const std::string& filter);
   // Everything of the session, and its references (session end, or no

@@ -158,6 +158,10 @@ void describe(Binder<Settings>& b) {
         spec::integer(1, 100'000'000, "1000",
                       "Messages queued per session while offline or while the inflight window "
                       "is full"));
+  b.add(ROADMQ_KEY(mqtt.max_mqueue_bytes),
+        spec::size(ByteSize{1024}, megabytes(64 * 1024), "16MB",
+                   "Topic and payload bytes queued per session; when full the same policy as "
+                   "max_mqueue_len applies"));
   b.add(ROADMQ_KEY(mqtt.mqueue_store_qos0),
         spec::boolean("true", "Whether QoS 0 messages are queued for offline sessions too"));
   b.add(ROADMQ_KEY(mqtt.session_expiry_interval),

@@ -61,6 +61,7 @@ struct MqttSettings {
   std::uint32_t max_topic_levels = 0;
   std::uint16_t max_inflight = 0;
   std::uint32_t max_mqueue_len = 0;
+  ByteSize max_mqueue_bytes;
   bool mqueue_store_qos0 = false;
   Duration session_expiry_interval{};
   Duration retry_interval{};

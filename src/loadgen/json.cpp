@@ -1,45 +1,13 @@
 #include "loadgen/json.hpp"
 
+#include "base/json_string.hpp"
+
 #include <cmath>
 #include <cstdio>
 
 namespace roadmq::loadgen {
 
-std::string JsonWriter::escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 2);
-  out += '"';
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += ch;
-        }
-    }
-  }
-  out += '"';
-  return out;
-}
+std::string JsonWriter::escape(std::string_view s) { return json_string(s); }
 
 void JsonWriter::prefix(std::string_view key) {
   if (!first_.empty()) {

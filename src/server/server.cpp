@@ -132,6 +132,17 @@ Expected<void, std::string> Server::open_storage() {
   // Route and shared-group updates the restore posted between shards land
   // before the first client: every mailbox is FIFO, and this runs after them.
   im.on_every_shard([](net::Shard&) {});
+  // Inbound QoS 2 messages caught mid-route by a crash go to whoever lacks them.
+  im.on_every_shard([&im](net::Shard& shard) { im.node->shard(broker::ShardId{shard.id().value()}).set_replaying(true); });
+  im.on_every_shard([&im](net::Shard& shard) {
+    im.node->shard(broker::ShardId{shard.id().value()}).replay_inbound(broker::SteadyClock::now());
+  });
+  im.on_every_shard([](net::Shard&) {});
+  im.on_every_shard([&im](net::Shard& shard) {
+    auto& b = im.node->shard(broker::ShardId{shard.id().value()});
+    b.set_replaying(false);
+    b.flush_outbox();
+  });
   const auto& st = state.stats;
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
   ROADMQ_LOG(log::Level::info,

@@ -353,11 +353,16 @@ void Committer::stop() {
 
 void Committer::submit(WriteBatch&& batch, Done done) {
   auto& d = *impl_;
-  if (d.options.durability == Durability::none && done) {
+  const std::size_t size = batch.bytes();
+  // Mode none acknowledges without waiting, but only while the writer keeps
+  // up: past max_pending_bytes the caller waits for the write like in
+  // periodic, so publishers are held back by their inflight windows instead
+  // of growing the queue without bound.
+  if (d.options.durability == Durability::none && done &&
+      d.pending_bytes.load(kRelaxed) + size <= d.options.max_pending_bytes) {
     done(true);
     done = nullptr;
   }
-  const std::size_t size = batch.bytes();
   d.batches_submitted.fetch_add(1, kRelaxed);
   d.pending_bytes.fetch_add(size, kRelaxed);
   bool notify = false;

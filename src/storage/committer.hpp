@@ -9,6 +9,8 @@
 //             period of the background fsync.
 //   none      done at once, written in the background without waiting:
 //             kill -9 loses what was still queued (typically milliseconds).
+//             While more than max_pending_bytes wait, done follows the write
+//             instead (as in periodic): the queue stays bounded.
 //
 //   shard threads ── submit(batch, done) ──▶ [pending queue] ──▶ committer thread
 //                                                                  merge ≤ max_batch_bytes

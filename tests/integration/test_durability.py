@@ -91,6 +91,28 @@ def drain_raw(c: w.RawClient, idle: float = 3.0) -> list:
             c.ack(p)
 
 
+def publish_until_broken(c: w.RawClient, topic: str, first_seq: int, acked: list,
+                         stop: threading.Event = None) -> int:
+    """Streams QoS 1 publishes in windows of 20 until the broker goes away
+    (or `stop` is set); appends each PUBACKed sequence number to `acked`.
+    Returns the next sequence number."""
+    seq = first_seq
+    try:
+        while stop is None or not stop.is_set():
+            window = []
+            for _ in range(20):
+                pid = c.new_id()
+                c.send(w.publish_packet(topic, payload("p", seq), qos=1, packet_id=pid))
+                window.append((pid, seq))
+                seq += 1
+            for pid, s in window:
+                c.expect(w.PUBACK, packet_id=pid)
+                acked.append(s)
+    except (OSError, ConnectionError, TimeoutError, AssertionError):
+        pass  # the broker died under it
+    return seq
+
+
 @pytest.mark.parametrize("version", [MQTTv311, MQTTv5], ids=["v311", "v5"])
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "kill9"])
 def test_queued_messages_survive_restart(restartable, clients, uid, version, how):
@@ -155,19 +177,9 @@ def test_kill9_while_publishing_loses_no_acknowledged_message(restartable, clien
         c = w.RawClient(d.host, port)
         try:
             c.connect(f"{uid}-pub")
-            seq = 0
-            while not stop.is_set():
-                window = []
-                for _ in range(20):
-                    pid = c.new_id()
-                    c.send(w.publish_packet(f"{uid}/t", payload("p", seq), qos=1, packet_id=pid))
-                    window.append((pid, seq))
-                    seq += 1
-                for pid, s in window:
-                    c.expect(w.PUBACK, packet_id=pid)
-                    acked.append(s)
+            publish_until_broken(c, f"{uid}/t", 0, acked, stop)
         except (OSError, ConnectionError, TimeoutError, AssertionError):
-            pass  # the broker died under it
+            pass
         finally:
             c.close()
 
@@ -191,6 +203,73 @@ def test_kill9_while_publishing_loses_no_acknowledged_message(restartable, clien
     print(f"acknowledged {len(acked)}, received {len(set(got))}, duplicates {dups}")
 
 
+def test_kill9_while_publishing_qos2_is_exactly_once(restartable, clients, uid):
+    """A QoS 2 publisher with a persistent session streams; the broker is
+    kill -9'd mid-stream and restarted; the publisher resumes its session the
+    way the spec asks (PUBLISH again with DUP where no PUBREC came, PUBREL
+    where one did). The persistent subscriber gets every message once."""
+    d = restartable().start()
+    sub = clients.raw(d)
+    sub.connect(f"{uid}-car", clean=False, props={"session_expiry_interval": 3600})
+    sub.subscribe(f"{uid}/t", qos=2)
+    sub.disconnect()
+
+    topic = f"{uid}/t"
+    sent = {}       # packet id -> seq, PUBLISH sent, no PUBREC yet
+    received = {}   # packet id -> seq, PUBREC came, PUBCOMP not yet
+    done = []       # seqs whose flow completed
+    seq = 0
+    pub = w.RawClient(d.host, d.port)
+    pub.connect(f"{uid}-pub", clean=False, props={"session_expiry_interval": 3600})
+    killer = threading.Timer(0.4, lambda: d.signal(signal.SIGKILL))
+    killer.start()
+    try:
+        while True:
+            for _ in range(20):
+                pid = pub.new_id()
+                pub.send(w.publish_packet(topic, payload("p", seq), qos=2, packet_id=pid))
+                sent[pid] = seq
+                seq += 1
+            while sent or received:
+                p = pub.recv(timeout=10)
+                if p is None:
+                    raise ConnectionError("broker gone")
+                if p.type == w.PUBREC:
+                    received[p.packet_id] = sent.pop(p.packet_id)
+                    pub.send(w.ack_packet(w.PUBREL, p.packet_id))
+                elif p.type == w.PUBCOMP:
+                    done.append(received.pop(p.packet_id))
+    except (OSError, ConnectionError, TimeoutError, AssertionError):
+        pass
+    finally:
+        killer.cancel()
+        pub.close()
+    d.wait()
+    assert done or received, "the broker died before acknowledging anything"
+    d.start()
+
+    again = clients.raw(d)
+    assert again.connect(f"{uid}-pub", clean=False, props={"session_expiry_interval": 3600}).session_present
+    for pid, s in sorted(sent.items(), key=lambda kv: kv[1]):
+        again.send(w.publish_packet(topic, payload("p", s), qos=2, dup=True, packet_id=pid))
+    for pid in received:
+        again.send(w.ack_packet(w.PUBREL, pid))
+    while sent or received:
+        p = again.recv(timeout=15)
+        assert p is not None
+        if p.type == w.PUBREC:
+            received[p.packet_id] = sent.pop(p.packet_id)
+            again.send(w.ack_packet(w.PUBREL, p.packet_id))
+        elif p.type == w.PUBCOMP:
+            done.append(received.pop(p.packet_id))
+
+    back = clients.raw(d)
+    assert back.connect(f"{uid}-car", clean=False, props={"session_expiry_interval": 3600}).session_present
+    got = seqs_of(drain_raw(back), "p")
+    check_order_and_count(got, sorted(done), exactly_once=True)
+    assert len(got) == len(done) == seq
+
+
 def test_crash_loop(restartable, clients, uid):
     """A QoS 1 publisher at full speed; the broker is kill -9'd at random
     moments 20 times and restarted; every PUBACKed message reaches the
@@ -211,16 +290,7 @@ def test_crash_loop(restartable, clients, uid):
         try:
             c.connect(f"{uid}-pub")
             killer.start()
-            while True:
-                window = []
-                for _ in range(20):
-                    pid = c.new_id()
-                    c.send(w.publish_packet(f"{uid}/t", payload("p", seq), qos=1, packet_id=pid))
-                    window.append((pid, seq))
-                    seq += 1
-                for pid, s in window:
-                    c.expect(w.PUBACK, packet_id=pid)
-                    acked.append(s)
+            seq = publish_until_broken(c, f"{uid}/t", seq, acked)
         except (OSError, ConnectionError, TimeoutError, AssertionError):
             pass
         finally:
@@ -362,3 +432,28 @@ def dir_size(path) -> int:
         if p.is_file():
             total += p.stat().st_size
     return total
+
+
+def test_second_broker_on_the_same_data_dir_is_refused(restartable):
+    first = restartable().start()
+    second = Daemon(workdir=first.workdir)
+    try:
+        with pytest.raises(AssertionError) as e:
+            second.start(timeout=20)
+        assert "is in use by another roadmq" in str(e.value)
+        assert str(first.data_dir) in str(e.value)
+        assert second.returncode not in (None, 0) and second.returncode > 0
+    finally:
+        second.kill()
+    assert first.alive()
+
+
+def test_damaged_data_dir_is_reported_not_crashed_on(restartable):
+    d = restartable().start()
+    d.stop()
+    (d.data_dir / "CURRENT").write_bytes(b"\x00garbage\n")
+    with pytest.raises(AssertionError) as e:
+        d.start(timeout=20)
+    assert str(d.data_dir) in str(e.value)
+    assert d.returncode is not None and d.returncode > 0  # an error exit, not a signal
+    d.ended_by_test = True

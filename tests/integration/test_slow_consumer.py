@@ -18,6 +18,7 @@ slow_broker = module_broker(env={
     # Receive Maximum; and a queue long enough to hold every message.
     "ROADMQ_MQTT__MAX_INFLIGHT": "65535",
     "ROADMQ_MQTT__MAX_MQUEUE_LEN": "10000",
+    "ROADMQ_MQTT__MAX_MQUEUE_BYTES": "1GB",
 })
 
 PAYLOAD = bytes(range(256)) * 256  # 64 KiB

@@ -928,6 +928,32 @@ TEST_F(SessionQueue, WindowFullWhileConnectedQueuesWithTheSamePolicy) {
             (std::vector<std::string>{"b"}));
 }
 
+TEST_F(SessionQueue, ByteBoundDropsTheOldestFirst) {
+  settings.max_mqueue_bytes = 30;  // topic "t" + payload: three 9-byte payloads fit
+  (void)connect_persistent();
+  go_offline();
+  for (const char* p : {"aaaaaaaaa", "bbbbbbbbb", "ccccccccc", "ddddddddd"}) {
+    (void)deliver(message("t", QoS::at_least_once, p), QoS::at_least_once);
+  }
+  EXPECT_EQ(stats.dropped_queue_full_oldest, 1u);
+  EXPECT_EQ(s().queued(), 3u);
+  EXPECT_EQ(s().queued_bytes(), 30u);
+  EXPECT_EQ(payloads_of(all_of<SendPublish>(attach(v5_connect(0, 3600), true))),
+            (std::vector<std::string>{"bbbbbbbbb", "ccccccccc", "ddddddddd"}));
+  EXPECT_EQ(s().queued_bytes(), 0u);
+}
+
+TEST_F(SessionQueue, MessageLargerThanTheByteBoundIsDropped) {
+  settings.max_mqueue_bytes = 10;
+  (void)connect_persistent();
+  go_offline();
+  (void)deliver(message("t", QoS::at_least_once, "small"), QoS::at_least_once);
+  (void)deliver(message("t", QoS::at_least_once, std::string(64, 'x')), QoS::at_least_once);
+  EXPECT_EQ(stats.dropped_queue_full_oldest, 1u);
+  EXPECT_EQ(payloads_of(all_of<SendPublish>(attach(v5_connect(0, 3600), true))),
+            (std::vector<std::string>{"small"}));
+}
+
 TEST_F(SessionQueue, DeliveryBeforeFirstAttachIsQueued) {
   // A session restored from storage before its client reconnects.
   (void)deliver(message("t", QoS::at_least_once), QoS::at_least_once);

@@ -82,7 +82,7 @@ TEST(SettingsTest, EveryKeyHasADescription) {
     EXPECT_FALSE(spec.description.empty()) << path;
     EXPECT_EQ(spec.description.find('\n'), std::string::npos) << path;
   });
-  EXPECT_EQ(n, 36u);
+  EXPECT_EQ(n, 37u);
 }
 
 TEST(SettingsTest, ShippedConfigFileLoads) {
