@@ -90,7 +90,8 @@ class Broker:
                        ROADMQ_NODE__DATA_DIR=str(self.data),
                        ROADMQ_LISTENERS__TCP__DEFAULT__BIND=f"127.0.0.1:{PORT}",
                        ROADMQ_DURABLE_SESSIONS__DURABILITY=self.mode,
-                       ROADMQ_MQTT__MAX_MQUEUE_LEN="10000000")
+                       ROADMQ_MQTT__MAX_MQUEUE_LEN="10000000",
+                       ROADMQ_MQTT__MAX_MQUEUE_BYTES="4GB")
             self.proc = subprocess.Popen(
                 [str(self.build / "src/app/roadmq"), "--config", str(ROOT / "config/roadmq.conf")],
                 env=env, stdout=subprocess.DEVNULL, stderr=err)

@@ -342,6 +342,7 @@ void Session::reset_state() noexcept {
   inflight_ = std::vector<Inflight>();
   queue_.reset();
   queue_bytes_ = 0;
+  queued_qos0_ = 0;
   awaiting_rel_ = std::vector<AwaitingRel>();
   aliases_.reset();
   will_.reset();
@@ -746,7 +747,7 @@ void Session::enqueue(Queued&& item, TimePoint now, Actions& out) {
         continue;
       }
       ++stats_->dropped_expired;
-      queue_bytes_ -= queued_bytes(it->message);
+      unaccount(*it);
       forget(it->seq, std::move(it->message), out);
       it = q.erase(it);
     }
@@ -768,15 +769,17 @@ void Session::enqueue(Queued&& item, TimePoint now, Actions& out) {
       if (q.empty()) queue_.reset();
       return;
     }
-    auto victim = std::find_if(q.begin(), q.end(),
-                               [](const Queued& e) { return e.qos == QoS::at_most_once; });
+    // Counted, so a full queue of QoS 1/2 messages is not scanned per message.
+    auto victim = queued_qos0_ == 0 ? q.end()
+                                    : std::find_if(q.begin(), q.end(),
+                                                   [](const Queued& e) { return e.qos == QoS::at_most_once; });
     if (victim != q.end()) {
       ++stats_->dropped_queue_full_qos0;
     } else {
       victim = q.begin();
       ++stats_->dropped_queue_full_oldest;
     }
-    queue_bytes_ -= queued_bytes(victim->message);
+    unaccount(*victim);
     forget(victim->seq, std::move(victim->message), out);
     q.erase(victim);
   }
@@ -785,7 +788,7 @@ void Session::enqueue(Queued&& item, TimePoint now, Actions& out) {
     store(item.seq, item.message, nullptr, true, item.qos, item.flags, item.extras.get(), 0,
           persist::OutboundPhase::queued, out);
   }
-  queue_bytes_ += bytes;
+  account(item);
   q.push_back(std::move(item));
 }
 
@@ -804,13 +807,13 @@ void Session::drain(TimePoint now, Actions& out) {
     Queued& front = q.front();
     if (front.message->expired(now)) {
       ++stats_->dropped_expired;  // never started onward delivery [MQTT-3.3.2-5]
-      queue_bytes_ -= queued_bytes(front.message);
+      unaccount(front);
       forget(front.seq, std::move(front.message), out);
       q.pop_front();
       continue;
     }
     if (front.qos != QoS::at_most_once && inflight_.size() >= window_) break;
-    queue_bytes_ -= queued_bytes(front.message);
+    unaccount(front);
     Queued item = std::move(front);
     q.pop_front();
     send_new(std::move(item), now, out);
@@ -1147,7 +1150,7 @@ std::vector<std::pair<MessagePtr, DeliveryOptions>> Session::take_shared_message
     auto& q = *queue_;
     for (auto it = q.begin(); it != q.end();) {
       if (is_shared(it->extras)) {
-        queue_bytes_ -= queued_bytes(it->message);
+        unaccount(*it);
         taken.emplace_back(std::move(it->message), options_of(it->qos, it->flags, *it->extras));
         it = q.erase(it);
       } else {

@@ -283,6 +283,15 @@ class Session {
   static std::size_t queued_bytes(const MessagePtr& m) noexcept {
     return m ? m->topic.size() + m->payload.size() : 0;
   }
+  // Queue totals, kept as entries come and go.
+  void account(const Queued& e) noexcept {
+    queue_bytes_ += queued_bytes(e.message);
+    if (e.qos == mqtt::QoS::at_most_once) ++queued_qos0_;
+  }
+  void unaccount(const Queued& e) noexcept {
+    queue_bytes_ -= queued_bytes(e.message);
+    if (e.qos == mqtt::QoS::at_most_once) --queued_qos0_;
+  }
   void store(std::uint64_t seq, const MessagePtr& message, MessagePtr released, bool is_new, mqtt::QoS qos,
              std::uint8_t flags, const DeliveryExtras* extras, std::uint16_t packet_id,
              persist::OutboundPhase phase, Actions& out);
@@ -323,6 +332,7 @@ class Session {
 
   std::size_t link_room_ = SIZE_MAX;  // see set_link_room()
   std::size_t queue_bytes_ = 0;       // topic + payload of the queued messages
+  std::uint32_t queued_qos0_ = 0;     // QoS 0 entries among them
   std::uint32_t session_expiry_s_ = 0;  // effective, after the broker's cap
   std::uint32_t client_max_packet_ = mqtt::kMaxPacketSize;
   std::uint16_t window_ = 1;            // min(client Receive Maximum, max_inflight)

@@ -112,8 +112,8 @@ void Session::restore_outbound(std::uint64_t seq, MessagePtr message, const pers
   next_seq_ = std::max(next_seq_, seq + 1);
   if (r.phase == persist::OutboundPhase::queued) {
     if (!queue_) queue_ = std::make_unique<std::deque<Queued>>();
-    queue_bytes_ += queued_bytes(message);
     queue_->push_back(Queued{std::move(message), std::move(extras), seq, r.qos, r.flags});
+    account(queue_->back());
     return;
   }
   Phase phase = Phase::awaiting_puback;

@@ -464,13 +464,20 @@ void ShardBroker::flush_outbox() {
 
 void ShardBroker::receive(Outgoing&& batch, std::uint32_t origin) {
   const auto now = SteadyClock::now();
+  if (store_ && !batch.gates.empty()) {
+    // The sender's acks wait until what these deliveries stored is durable:
+    // this shard's batch, and any shard a delivery is passed on to (a shared
+    // member that left meanwhile). A relay gate collects both.
+    relay_gate_ = next_gate_++;
+    AckGate& g = gates_[relay_gate_];
+    g.pending = 1;
+    g.relay_origin = origin;
+    g.relay_ids = std::move(batch.gates);
+    run_gates_.push_back(relay_gate_);
+  }
   for (const auto& m : batch.messages) deliver_local(m, now);
   for (const auto& d : batch.shared) deliver_shared(d, now);
-  if (!batch.gates.empty()) {
-    // The sender's acks wait until what these deliveries stored is durable.
-    auto& back = run_returns_[origin];
-    back.insert(back.end(), batch.gates.begin(), batch.gates.end());
-  }
+  relay_gate_ = 0;
   flush_outbox();
   graveyard_.clear();
 }
@@ -521,7 +528,7 @@ void ShardBroker::deliver_shared(const SharedDelivery& delivery, TimePoint now) 
   auto it = by_key_.find(delivery.session_key);
   if (it == by_key_.end()) {
     // The member left while the message travelled: another member takes it.
-    route_shared(delivery.message, now, delivery.session_key);
+    route_shared(delivery.message, now, delivery.session_key, relay_gate_);
     return;
   }
   SessionRecord& record = *it->second;

@@ -160,6 +160,10 @@ class ShardBroker {
     std::optional<mqtt::Packet> packet;
     std::uint32_t pending = 0;
     bool failed = false;
+    // A relay gate stands for other shards' gates (relay_ids, owned by
+    // relay_origin): at 0 it releases those instead of sending a packet.
+    std::vector<std::uint64_t> relay_ids;
+    std::uint32_t relay_origin = 0;
   };
   struct Target {
     std::uint64_t key;
@@ -226,6 +230,7 @@ class ShardBroker {
   std::unordered_map<std::uint64_t, AckGate> gates_;
   std::uint64_t next_gate_ = 1;
   std::uint64_t route_gate_ = 0;                         // the gate of the RoutePublish being run
+  std::uint64_t relay_gate_ = 0;                         // the relay gate of the batch being received
   std::vector<std::uint64_t> run_gates_;                 // local parts: released by this run's batch
   std::vector<std::vector<std::uint64_t>> run_returns_;  // per origin shard: parts to hand back after it
 };

@@ -83,6 +83,16 @@ void ShardBroker::release_gates(const std::vector<std::uint64_t>& ids, bool ok) 
     AckGate& g = it->second;
     if (!ok) g.failed = true;
     if (--g.pending != 0) continue;
+    if (!g.relay_ids.empty()) {
+      auto ids_back = std::move(g.relay_ids);
+      const auto origin = g.relay_origin;
+      const bool good = !g.failed;
+      gates_.erase(it);
+      node_.runtime().post(ShardId{origin}, [node = &node_, origin, ids_back = std::move(ids_back), good] {
+        node->shard(ShardId{origin}).release_gates(ids_back, good);
+      });
+      continue;
+    }
     if (ready.empty() || ready.back() != g.session_key) ready.push_back(g.session_key);
   }
   for (const auto key : ready) {
