@@ -380,10 +380,7 @@ void ShardBroker::route_gated(const MessagePtr& message, TimePoint now, std::uin
       deliver_local(message, now);
     } else {
       outbox_[s].messages.push_back(message);
-      if (gate != 0) {
-        outbox_[s].gates.push_back(gate);
-        ++gates_[gate].pending;
-      }
+      hold_for(s, gate);
       outbox_dirty_ = true;
     }
   }
@@ -400,14 +397,9 @@ void ShardBroker::store_retained(const MessagePtr& message, std::uint64_t gate, 
     } else if (r == RetainResult::deleted || r == RetainResult::refused_too_large) {
       store_->erase_retained(message->topic);
     }
-    if (gate != 0) {
-      if (origin == id_.value) {
-        run_gates_.push_back(gate);
-        ++gates_[gate].pending;
-      } else {
-        run_returns_[origin].push_back(gate);
-      }
-    }
+    // Only another shard's writes arrive with a gate: the owner's own go
+    // through route_gated() with none.
+    if (gate != 0) run_returns_[origin].push_back(gate);
   }
   const auto n = node_.shard_count();
   for (std::uint32_t s = 0; s < n; ++s) {
@@ -437,10 +429,7 @@ bool ShardBroker::route_shared(const MessagePtr& message, TimePoint now, std::ui
       deliver_shared(delivery, now);
     } else {
       outbox_[member->shard].shared.push_back(std::move(delivery));
-      if (gate != 0) {
-        outbox_[member->shard].gates.push_back(gate);
-        ++gates_[gate].pending;
-      }
+      hold_for(member->shard, gate);
       outbox_dirty_ = true;
     }
   });

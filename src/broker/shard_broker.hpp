@@ -200,6 +200,8 @@ class ShardBroker {
                      const std::vector<std::vector<std::uint64_t>>& returns, bool ok);
   void persist(SessionRecord& record, Action& action);
   void route_gated(const MessagePtr& message, TimePoint now, std::uint64_t gate);
+  // The batch going to `shard` carries `gate`: one more part it waits for.
+  void hold_for(std::uint32_t shard, std::uint64_t gate);
   void broadcast(std::function<void(ShardBroker&)> fn);
   void publish_connected(Channel& channel, TimePoint now);
   void publish_disconnected(Channel& channel, DetachReason reason, TimePoint now);

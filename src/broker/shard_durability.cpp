@@ -32,6 +32,12 @@ std::uint64_t ShardBroker::open_gate(SessionRecord& record) {
   return id;
 }
 
+void ShardBroker::hold_for(std::uint32_t shard, std::uint64_t gate) {
+  if (gate == 0) return;
+  outbox_[shard].gates.push_back(gate);
+  ++gates_[gate].pending;
+}
+
 void ShardBroker::queue_ack(SessionRecord& record, mqtt::Packet&& packet) {
   const bool confirms_route = std::holds_alternative<mqtt::Puback>(packet) || std::holds_alternative<mqtt::Pubrec>(packet);
   std::uint64_t id = 0;
@@ -48,9 +54,10 @@ void ShardBroker::queue_ack(SessionRecord& record, mqtt::Packet&& packet) {
     g.epoch = record.epoch;
   }
   route_gate_ = 0;
-  gates_[id].packet = std::move(packet);
+  AckGate& g = gates_[id];
+  g.packet = std::move(packet);
   record.acks.push_back(id);
-  if (gates_[id].pending == 0 && record.acks.size() == 1) pump_acks(record);
+  if (g.pending == 0 && record.acks.size() == 1) pump_acks(record);
 }
 
 void ShardBroker::pump_acks(SessionRecord& record) {

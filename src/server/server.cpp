@@ -119,11 +119,14 @@ Expected<void, std::string> Server::open_storage() {
   }
   im.committer->start();
 
+  auto broker_on = [&im](net::Shard& shard) -> broker::ShardBroker& {
+    return im.node->shard(broker::ShardId{shard.id().value()});
+  };
   auto shards = std::make_shared<std::vector<std::vector<broker::RestoredSession>>>(std::move(state.shards));
   auto retained = std::make_shared<std::vector<broker::MessagePtr>>(std::move(state.retained));
   const auto first_counter = state.first_counter;
-  im.on_every_shard([&im, shards, retained, first_counter](net::Shard& shard) {
-    auto& b = im.node->shard(broker::ShardId{shard.id().value()});
+  im.on_every_shard([&im, &broker_on, shards, retained, first_counter](net::Shard& shard) {
+    auto& b = broker_on(shard);
     b.enable_durability(*im.committer, first_counter);
     b.restore(std::move((*shards)[shard.id().value()]), broker::SteadyClock::now());
     b.restore_retained(*retained);
@@ -133,13 +136,11 @@ Expected<void, std::string> Server::open_storage() {
   // before the first client: every mailbox is FIFO, and this runs after them.
   im.on_every_shard([](net::Shard&) {});
   // Inbound QoS 2 messages caught mid-route by a crash go to whoever lacks them.
-  im.on_every_shard([&im](net::Shard& shard) { im.node->shard(broker::ShardId{shard.id().value()}).set_replaying(true); });
-  im.on_every_shard([&im](net::Shard& shard) {
-    im.node->shard(broker::ShardId{shard.id().value()}).replay_inbound(broker::SteadyClock::now());
-  });
+  im.on_every_shard([&broker_on](net::Shard& shard) { broker_on(shard).set_replaying(true); });
+  im.on_every_shard([&broker_on](net::Shard& shard) { broker_on(shard).replay_inbound(broker::SteadyClock::now()); });
   im.on_every_shard([](net::Shard&) {});
-  im.on_every_shard([&im](net::Shard& shard) {
-    auto& b = im.node->shard(broker::ShardId{shard.id().value()});
+  im.on_every_shard([&broker_on](net::Shard& shard) {
+    auto& b = broker_on(shard);
     b.set_replaying(false);
     b.flush_outbox();
   });
