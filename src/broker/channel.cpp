@@ -23,6 +23,13 @@ std::string assign_client_id() {
   return id;
 }
 
+// Reads of this shard's connections land here, so an idle connection holds
+// no input buffer and a busy one takes many packets per read.
+mqtt::ReadScratch& read_scratch() {
+  thread_local mqtt::ReadScratch scratch(64 * 1024);
+  return scratch;
+}
+
 }  // namespace
 
 Channel::Channel(Node& node, Transport& transport, ShardId shard, TimePoint now)
@@ -31,7 +38,7 @@ Channel::Channel(Node& node, Transport& transport, ShardId shard, TimePoint now)
       shard_(shard),
       // Until CONNECT says otherwise, accept up to the broker's limit; the
       // version is learnt from CONNECT itself.
-      decoder_(node.settings().max_packet_size, mqtt::ProtocolVersion::v5, 64),
+      decoder_(node.settings().max_packet_size, mqtt::ProtocolVersion::v5, 0),
       accepted_at_(now) {
   node_.shard(shard_).add_pending(*this);
 }
@@ -40,7 +47,7 @@ Channel::~Channel() {
   if (!connect_seen_ && !closed_) node_.shard(shard_).remove_pending(*this);
 }
 
-std::span<std::uint8_t> Channel::read_buffer(std::size_t hint) { return decoder_.prepare(hint); }
+std::span<std::uint8_t> Channel::read_buffer(std::size_t hint) { return decoder_.prepare(hint, read_scratch()); }
 
 void Channel::on_read(std::size_t n) {
   decoder_.commit(n);
@@ -69,6 +76,9 @@ void Channel::process(TimePoint now) {
     if (session_ == nullptr) break;  // refused or closing
     node_.shard(shard_).handle(*this, std::move(packet), now);
   }
+  // Before anything else can read on this thread, or the channel can move
+  // to another shard.
+  decoder_.release_scratch();
   decoder_.shrink_if_idle();
   node_.shard(shard_).flush_outbox();
   transport_.flush();

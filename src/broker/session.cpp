@@ -695,7 +695,10 @@ void Session::deliver(const MessagePtr& message, const DeliveryOptions& options,
   item.flags = static_cast<std::uint8_t>((retain ? kRetain : 0) |
                                          (options.retain_as_published ? kRetainAsPublished : 0) |
                                          (options.from_retained ? kFromRetained : 0));
-  if (!options.subscription_ids.empty() || !options.share_group.empty()) {
+  // A QoS 0 message to a connected client is sent now or dropped, never
+  // kept: its share group is not needed later.
+  const bool kept = item.qos != QoS::at_most_once || state_ != State::connected;
+  if (!options.subscription_ids.empty() || (kept && !options.share_group.empty())) {
     item.extras = std::make_unique<DeliveryExtras>(
         DeliveryExtras{options.subscription_ids, options.share_group});
   }

@@ -139,7 +139,8 @@ void ShardBroker::connect(Channel& channel, mqtt::Connect&& connect, bool assign
   channel.bind(record);
   ++stats_.connections;
   ++stats_.connects;
-  Actions actions;
+  ActionsPool::Lease lease(actions_pool_);
+  Actions& actions = *lease;
   tell_link_room(*record, now, actions);
   record->session.attach(connect, present, assigned_id, now, actions);
   run(*record, actions, now);
@@ -149,7 +150,8 @@ void ShardBroker::connect(Channel& channel, mqtt::Connect&& connect, bool assign
 void ShardBroker::handle(Channel& channel, mqtt::Packet&& packet, TimePoint now) {
   SessionRecord* record = channel.session();
   if (!record) return;
-  Actions actions;
+  ActionsPool::Lease lease(actions_pool_);
+  Actions& actions = *lease;
   tell_link_room(*record, now, actions);
   record->session.handle(std::move(packet), now, actions);
   run(*record, actions, now);
@@ -162,7 +164,8 @@ void ShardBroker::tell_link_room(SessionRecord& record, TimePoint now, Actions& 
 void ShardBroker::writable(Channel& channel, TimePoint now) {
   SessionRecord* record = channel.session();
   if (!record) return;
-  Actions actions;
+  ActionsPool::Lease lease(actions_pool_);
+  Actions& actions = *lease;
   tell_link_room(*record, now, actions);
   run(*record, actions, now);
 }
@@ -191,7 +194,8 @@ void ShardBroker::detach(SessionRecord& record, DetachReason reason, mqtt::Reaso
                       reason == DetachReason::keep_alive_timeout ||
                       reason == DetachReason::protocol_error || reason == DetachReason::administrative;
   if (!release_channel(record, reason, code, notify, now)) return;
-  Actions actions;
+  ActionsPool::Lease lease(actions_pool_);
+  Actions& actions = *lease;
   record.session.detach(reason, now, actions);
   run(record, actions, now);
 }
@@ -445,6 +449,9 @@ void ShardBroker::flush_outbox() {
     if (out.messages.empty() && out.shared.empty()) continue;
     auto batch = std::make_shared<Outgoing>(std::move(out));
     out = Outgoing{};
+    // The next batch is likely as big: one allocation instead of a doubling series.
+    out.messages.reserve(batch->messages.size());
+    out.shared.reserve(batch->shared.size());
     node_.runtime().post(ShardId{s}, [node = &node_, s, batch, origin = id_.value] {
       node->shard(ShardId{s}).receive(std::move(*batch), origin);
     });
@@ -504,7 +511,8 @@ void ShardBroker::deliver_local(const MessagePtr& message, TimePoint now) {
       ++stats_.dropped_no_local;
       continue;
     }
-    Actions actions;
+    ActionsPool::Lease lease(actions_pool_);
+    Actions& actions = *lease;
     tell_link_room(record, now, actions);
     record.session.deliver(message, t.options, now, actions);
     run(record, actions, now);
@@ -522,7 +530,8 @@ void ShardBroker::deliver_shared(const SharedDelivery& delivery, TimePoint now) 
   }
   SessionRecord& record = *it->second;
   if (replaying_ && record.session.holds(delivery.message)) return;
-  Actions actions;
+  ActionsPool::Lease lease(actions_pool_);
+  Actions& actions = *lease;
   tell_link_room(record, now, actions);
   record.session.deliver(delivery.message, delivery.options, now, actions);
   run(record, actions, now);
@@ -546,7 +555,8 @@ void ShardBroker::tick(TimePoint now) {
     SessionRecord& record = *it->second;
     if (record.scheduled != when) continue;  // superseded by an earlier deadline
     record.scheduled = TimePoint::max();
-    Actions actions;
+    ActionsPool::Lease lease(actions_pool_);
+    Actions& actions = *lease;
     tell_link_room(record, now, actions);
     record.session.tick(now, actions);
     run(record, actions, now);

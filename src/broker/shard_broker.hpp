@@ -23,6 +23,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "broker/actions_pool.hpp"
 #include "broker/message.hpp"
 #include "broker/retained_store.hpp"
 #include "broker/route_table.hpp"
@@ -218,6 +219,7 @@ class ShardBroker {
   std::vector<Outgoing> outbox_;
   bool outbox_dirty_ = false;
   std::vector<Target> scratch_targets_;
+  ActionsPool actions_pool_;
   using Deadline = std::pair<TimePoint, std::uint64_t>;
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> deadlines_;
   Channel* pending_head_ = nullptr;

@@ -42,6 +42,7 @@ class Count {
   X(open)               /* gauge: established connections now */                        \
   X(subscribe_failures) /* SUBACKs refusing a filter */                                 \
   X(sessions_lost)      /* reconnects that found no session on the broker */            \
+  X(sessions_present)   /* sessions established with CONNACK Session Present 1 */       \
   X(published)          /* PUBLISHes sent (first transmissions only) */                 \
   X(acked)              /* QoS 1/2 publishes completed with success */                  \
   X(rejected)           /* QoS 1/2 publishes completed with a failure reason code */    \

@@ -143,6 +143,7 @@ std::string summary_json(const RunPlan& plan, const RunTotals& t, const Verdict&
   j.value("lost", t.c.connections_lost);
   j.value("refused_subscriptions", t.c.subscribe_failures);
   j.value("open_at_end_of_run", t.open_at_end);
+  j.value("sessions_present", t.c.sessions_present);
   if (o.command == Command::fleet) {
     j.value("dropped", t.c.drops);
     j.value("reconnects", t.c.reconnects);

@@ -331,6 +331,7 @@ void Worker::on_ready(Client& c, ReadyInfo info) {
     note_error("subscription refused");
   }
   collect_client_counts(s);
+  if (info.session_present) counters_.sessions_present.add();
   if (s.spec->role == Role::vehicle) {
     if (again && !info.session_present) counters_.sessions_lost.add();
     shared_.vehicle_ready[s.spec->vehicle].store(1, std::memory_order_release);

@@ -833,6 +833,7 @@ std::size_t StreamDecoder::growth_limit() const noexcept {
 }
 
 std::span<std::uint8_t> StreamDecoder::make_room(std::size_t min_size, std::size_t limit) {
+  ROADMQ_ASSERT(scratch_ == nullptr);
   const std::size_t held = buffered();
   std::size_t want = held + min_size;
   // Once the header of the frame being assembled is in, grow towards what it
@@ -862,17 +863,55 @@ std::span<std::uint8_t> StreamDecoder::make_room(std::size_t min_size, std::size
   return std::span<std::uint8_t>(buf_).subspan(end_);
 }
 
+StreamDecoder::~StreamDecoder() {
+  if (scratch_ != nullptr) scratch_->in_use_ = false;
+}
+
 std::span<std::uint8_t> StreamDecoder::prepare(std::size_t min_size) {
+  release_scratch();
   return make_room(min_size, growth_limit());
 }
 
+std::span<std::uint8_t> StreamDecoder::prepare(std::size_t min_size, ReadScratch& scratch) {
+  release_scratch();
+  const std::size_t held = buffered();
+  // A frame bigger than a quarter of the scratch goes on growing in the own
+  // buffer rather than being copied to the scratch and back on every read.
+  if (scratch.in_use_ || held > scratch.size() / 4 || scratch.size() - held < min_size)
+    return make_room(min_size, growth_limit());
+  std::copy_n(buf_.data() + begin_, held, scratch.bytes_.data());
+  offered_ = &scratch;
+  return std::span<std::uint8_t>(scratch.bytes_).subspan(held);
+}
+
 void StreamDecoder::commit(std::size_t n) noexcept {
-  ROADMQ_ASSERT(n <= buf_.size() - end_);
-  end_ += std::min(n, buf_.size() - end_);
+  if (offered_ != nullptr) {
+    // The read landed in the scratch, after a copy of what was buffered.
+    scratch_ = std::exchange(offered_, nullptr);
+    scratch_->in_use_ = true;
+    end_ = buffered();
+    begin_ = 0;
+  }
+  const std::size_t room = storage().size() - end_;
+  ROADMQ_ASSERT(n <= room);
+  end_ += std::min(n, room);
+}
+
+void StreamDecoder::release_scratch() {
+  offered_ = nullptr;
+  if (scratch_ == nullptr) return;
+  ReadScratch* scratch = std::exchange(scratch_, nullptr);
+  scratch->in_use_ = false;
+  const std::size_t held = end_ - begin_;
+  if (held > buf_.size()) std::vector<std::uint8_t>(std::max(held, initial_capacity_)).swap(buf_);
+  std::copy_n(scratch->bytes_.data() + begin_, held, buf_.data());
+  begin_ = 0;
+  end_ = held;
 }
 
 void StreamDecoder::feed(std::span<const std::uint8_t> bytes) {
   if (bytes.empty()) return;
+  release_scratch();
   // A test may hand over many frames at once without draining in between,
   // so feed() is not held to the per-frame growth limit.
   const auto room = make_room(bytes.size(), std::numeric_limits<std::size_t>::max());
@@ -882,8 +921,8 @@ void StreamDecoder::feed(std::span<const std::uint8_t> bytes) {
 
 StreamDecoder::Status StreamDecoder::next(Packet& out) {
   if (failed_) return Status::error;
-  const FrameResult fr = parse_frame(
-      std::span<const std::uint8_t>(buf_).subspan(begin_, buffered()), max_packet_size_, version_);
+  const FrameResult fr =
+      parse_frame(std::span<const std::uint8_t>(storage()).subspan(begin_, buffered()), max_packet_size_, version_);
   switch (fr.status) {
     case FrameStatus::need_more:
       if (begin_ == end_) begin_ = end_ = 0;
@@ -910,7 +949,7 @@ StreamDecoder::Status StreamDecoder::next(Packet& out) {
 }
 
 void StreamDecoder::shrink_if_idle() noexcept {
-  if (buffered() != 0 || buf_.size() <= initial_capacity_) return;
+  if (scratch_ != nullptr || buffered() != 0 || buf_.size() <= initial_capacity_) return;
   begin_ = end_ = 0;
   // resize() down never allocates; shrink_to_fit() swallows a failed
   // allocation, so this stays noexcept.

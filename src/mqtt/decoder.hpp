@@ -9,9 +9,13 @@
 //    version, enforcing every malformed-packet and protocol-error rule that
 //    can be checked from the packet alone.
 // StreamDecoder combines them over a growable buffer that the I/O layer reads
-// into directly (prepare/commit, like an Asio dynamic buffer).
+// into directly (prepare/commit, like an Asio dynamic buffer). It can borrow a
+// ReadScratch that the connections of one thread share: a read then lands in
+// the big shared buffer, and only the bytes of an unfinished frame are kept
+// in the connection's own buffer.
 //
-// Thread safety: StreamDecoder is owned by one connection on one shard.
+// Thread safety: StreamDecoder is owned by one connection on one shard; a
+// ReadScratch by one thread.
 #pragma once
 
 #include <cstddef>
@@ -66,6 +70,23 @@ struct VarInt {
 enum class VarIntStatus { ok, need_more, malformed };
 VarIntStatus read_varint(std::span<const std::uint8_t> bytes, VarInt& out) noexcept;
 
+// One big input buffer for the connections of one thread. Idle connections
+// then hold no input buffer at all, and a busy one reads many packets per
+// system call. One decoder has it at a time, from commit() until
+// release_scratch(); a decoder offered it while another holds it reads into
+// its own buffer instead.
+class ReadScratch {
+ public:
+  explicit ReadScratch(std::size_t size) : bytes_(size) {}
+  std::size_t size() const noexcept { return bytes_.size(); }
+  bool in_use() const noexcept { return in_use_; }
+
+ private:
+  friend class StreamDecoder;
+  std::vector<std::uint8_t> bytes_;
+  bool in_use_ = false;
+};
+
 class StreamDecoder {
  public:
   enum class Status { packet, need_more, error };
@@ -73,6 +94,9 @@ class StreamDecoder {
   explicit StreamDecoder(std::uint32_t max_packet_size = kMaxPacketSize,
                          ProtocolVersion version = ProtocolVersion::v5,
                          std::size_t initial_capacity = 256);
+  ~StreamDecoder();
+  StreamDecoder(const StreamDecoder&) = delete;
+  StreamDecoder& operator=(const StreamDecoder&) = delete;
 
   // Set once CONNECT has been decoded (or by a client when it connects).
   void set_version(ProtocolVersion v) noexcept { version_ = v; }
@@ -84,7 +108,15 @@ class StreamDecoder {
   // which a caller that drains next() until need_more never reaches; once a
   // frame's header is buffered, the space offered covers the whole frame.
   std::span<std::uint8_t> prepare(std::size_t min_size);
+  // The same, but offers `scratch` when it is free and what is buffered is
+  // small: the buffered bytes are copied to its front and the space after
+  // them is returned. The decoder holds the scratch from commit() on.
+  std::span<std::uint8_t> prepare(std::size_t min_size, ReadScratch& scratch);
   void commit(std::size_t n) noexcept;
+  // Gives the scratch back, keeping the bytes of an unfinished frame in the
+  // decoder's own buffer. Call once next() has returned need_more or error,
+  // and before the decoder can move to another thread.
+  void release_scratch();
   // Copying convenience for tests and tools.
   void feed(std::span<const std::uint8_t> bytes);
 
@@ -94,7 +126,9 @@ class StreamDecoder {
   const CodecError& error() const noexcept { return error_; }
 
   std::size_t buffered() const noexcept { return end_ - begin_; }
+  // The decoder's own buffer (a borrowed scratch is not counted).
   std::size_t capacity() const noexcept { return buf_.size(); }
+  bool holds_scratch() const noexcept { return scratch_ != nullptr; }
   // Releases a large buffer once it is empty, so an idle connection holds
   // only `initial_capacity` bytes.
   void shrink_if_idle() noexcept;
@@ -102,8 +136,14 @@ class StreamDecoder {
  private:
   std::size_t growth_limit() const noexcept;
   std::span<std::uint8_t> make_room(std::size_t min_size, std::size_t limit);
+  // What begin_/end_ index: the borrowed scratch, or the own buffer.
+  std::span<std::uint8_t> storage() noexcept {
+    return scratch_ != nullptr ? std::span<std::uint8_t>(scratch_->bytes_) : std::span<std::uint8_t>(buf_);
+  }
 
   std::vector<std::uint8_t> buf_;
+  ReadScratch* scratch_ = nullptr;   // held from commit() to release_scratch()
+  ReadScratch* offered_ = nullptr;   // returned by the last prepare()
   std::size_t begin_ = 0;
   std::size_t end_ = 0;
   std::size_t initial_capacity_;

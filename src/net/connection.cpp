@@ -247,8 +247,9 @@ void Connection::do_read() {
   DispatchScope scope(*this);
   const ConnectionOptions& o = options();
   NetCounters& counters = shard_->counters();
+  std::size_t bytes_this_wake = 0;
   for (std::uint32_t i = 0;; ++i) {
-    if (i == o.max_reads_per_wake) {
+    if (i == o.max_reads_per_wake || bytes_this_wake >= o.max_read_bytes_per_wake) {
       defer_action(kRead);  // fairness: let other connections run first
       return;
     }
@@ -274,6 +275,7 @@ void Connection::do_read() {
     }
     counters.reads.add();
     counters.bytes_in.add(r.bytes);
+    bytes_this_wake += r.bytes;
     handler_->on_read(r.bytes);
     if (!can_read()) return;
     // A short read emptied the socket; any later arrival raises a new
@@ -340,7 +342,13 @@ void Connection::flush() {
     flush_requested_ = true;  // written when the outermost callback returns
     return;
   }
-  defer_action(kFlush);  // e.g. fan-out from another connection's callback
+  // Appended from another connection's callback (fan-out, fan-in).
+  if (o.eager_write_bytes != 0 && pending >= o.eager_write_bytes) {
+    ConnectionPtr self(this);  // a failed write may end the connection
+    do_write();
+    return;
+  }
+  defer_action(kFlush);
 }
 
 void Connection::do_write() {

@@ -183,6 +183,9 @@ Expected<void, std::string> Server::start() {
     // The decoder grows its buffer only for large packets; start reads small
     // so an idle connection costs little.
     lo.connection.read_hint = 512;
+    // Reads land in the shard's scratch buffer and output storage is freed
+    // once written: an idle connection keeps no I/O buffer at all.
+    lo.connection.idle_output_capacity = 0;
     auto* node = im.node.get();
     auto listener = std::make_unique<net::TcpListener>(
         im.pool, lo,

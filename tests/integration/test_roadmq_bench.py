@@ -192,6 +192,18 @@ def test_conn_holds_connections(broker, uid):
     assert j["elapsed"]["run_s"] >= 1.0
 
 
+def test_conn_counts_resumed_sessions(broker, uid):
+    """A reconnect storm's check: clients coming back to persistent sessions
+    are counted from CONNACK Session Present."""
+    args = [*target(broker), "-c", 20, "-d", "200ms", "-C", "false", "-x", 600, "--prefix", f"{uid}-"]
+    first = summary(bench("conn", *args))
+    assert first["connections"]["established"] == 20
+    assert first["connections"]["sessions_present"] == 0
+    again = summary(bench("conn", *args))
+    assert again["connections"]["established"] == 20
+    assert again["connections"]["sessions_present"] == 20
+
+
 def test_conn_from_several_source_addresses(broker, uid):
     """--ifaddr binds each connection to one of the given local addresses
     before connecting (127.0.0.0/8 is all loopback on Linux)."""

@@ -341,6 +341,124 @@ TEST(StreamDecoder, RandomReadSizesDeliverExactlyWhatWasSent) {
   EXPECT_EQ(got, expected);
 }
 
+// The I/O loop of a shard whose connections share one ReadScratch: read,
+// drain, give the scratch back; random read sizes, two decoders taking turns.
+TEST(StreamDecoder, SharedScratchDeliversExactlyWhatWasSent) {
+  std::mt19937 rng(777);
+  Bytes stream = kConnect311;
+  std::vector<Packet> expected = {decode_one(kConnect311, v311)};
+  for (int i = 0; i < 400; ++i) {
+    const Bytes f = publish311(static_cast<std::uint16_t>(i + 1),
+                               std::uniform_int_distribution<std::size_t>(0, 3000)(rng));
+    stream.insert(stream.end(), f.begin(), f.end());
+    expected.push_back(decode_one(f, v311));
+  }
+  ReadScratch scratch(4096);
+  StreamDecoder a(kMaxPacketSize, v5, 0);
+  StreamDecoder b(kMaxPacketSize, v5, 0);
+  std::vector<Packet> got_a;
+  std::vector<Packet> got_b;
+  std::size_t pos_a = 0;
+  std::size_t pos_b = 0;
+  auto step = [&](StreamDecoder& d, std::size_t& pos, std::vector<Packet>& got) {
+    const auto room = d.prepare(512, scratch);
+    ASSERT_GE(room.size(), 1u);
+    const std::size_t want = std::uniform_int_distribution<std::size_t>(1, 5000)(rng);
+    const std::size_t n = std::min({room.size(), want, stream.size() - pos});
+    std::copy_n(stream.begin() + static_cast<std::ptrdiff_t>(pos), n, room.begin());
+    d.commit(n);
+    pos += n;
+    for (auto& p : drain(d)) got.push_back(std::move(p));
+    d.release_scratch();
+    EXPECT_FALSE(scratch.in_use());
+    d.shrink_if_idle();
+  };
+  while (pos_a < stream.size() || pos_b < stream.size()) {
+    if (pos_a < stream.size()) step(a, pos_a, got_a);
+    if (pos_b < stream.size()) step(b, pos_b, got_b);
+  }
+  EXPECT_EQ(got_a, expected);
+  EXPECT_EQ(got_b, expected);
+  // Idle once drained: neither holds an input buffer of its own.
+  EXPECT_EQ(a.capacity(), 0u);
+  EXPECT_EQ(b.capacity(), 0u);
+}
+
+TEST(StreamDecoder, AReadIntoTheScratchKeepsOnlyTheUnfinishedFrame) {
+  ReadScratch scratch(1024);
+  StreamDecoder d(kMaxPacketSize, v5, 0);
+  const Bytes two = cat({kConnect311, kPingreq});
+  const Bytes bytes = cat({two, {0xC0}});  // and the first byte of a third
+  auto room = d.prepare(16, scratch);
+  EXPECT_EQ(room.size(), 1024u);  // the whole scratch, not the hint
+  std::copy(bytes.begin(), bytes.end(), room.begin());
+  d.commit(bytes.size());
+  EXPECT_TRUE(scratch.in_use());
+  EXPECT_TRUE(d.holds_scratch());
+  EXPECT_EQ(drain(d).size(), 2u);
+  d.release_scratch();
+  EXPECT_FALSE(scratch.in_use());
+  EXPECT_EQ(d.buffered(), 1u);
+  EXPECT_EQ(d.capacity(), 1u);  // exactly the leftover
+  // The next read goes to the scratch again, after a copy of the leftover.
+  room = d.prepare(16, scratch);
+  room[0] = 0x00;
+  d.commit(1);
+  EXPECT_EQ(drain(d).size(), 1u);
+  d.release_scratch();
+  d.shrink_if_idle();
+  EXPECT_EQ(d.capacity(), 0u);
+}
+
+TEST(StreamDecoder, ABusyScratchOrALargeFrameUsesTheOwnBuffer) {
+  ReadScratch scratch(1024);
+  StreamDecoder holder(kMaxPacketSize, v5, 0);
+  auto room = holder.prepare(16, scratch);
+  room[0] = 0xC0;
+  holder.commit(1);  // holds the scratch: half a PINGREQ
+  StreamDecoder d(kMaxPacketSize, v5, 0);
+  room = d.prepare(64, scratch);
+  ASSERT_EQ(room.size(), 64u);
+  std::copy(kConnect311.begin(), kConnect311.end(), room.begin());
+  d.commit(kConnect311.size());
+  EXPECT_FALSE(d.holds_scratch());
+  EXPECT_EQ(drain(d).size(), 1u);
+  holder.release_scratch();
+  EXPECT_FALSE(scratch.in_use());
+  EXPECT_EQ(holder.buffered(), 1u);
+
+  // More than a quarter of the scratch buffered: the frame grows in its own buffer.
+  const Bytes big = publish311(7, 600);
+  room = d.prepare(400, scratch);
+  std::copy_n(big.begin(), 400, room.begin());
+  d.commit(400);
+  EXPECT_TRUE(drain(d).empty());
+  d.release_scratch();
+  room = d.prepare(16, scratch);
+  EXPECT_FALSE(scratch.in_use());
+  ASSERT_GE(room.size(), big.size() - 400);
+  std::copy(big.begin() + 400, big.end(), room.begin());
+  d.commit(big.size() - 400);
+  EXPECT_FALSE(d.holds_scratch());
+  const auto got = drain(d);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], decode_one(big, v311));
+}
+
+TEST(StreamDecoder, AnUncommittedOfferLeavesTheScratchFree) {
+  ReadScratch scratch(1024);
+  {
+    StreamDecoder d(kMaxPacketSize, v5, 0);
+    (void)d.prepare(16, scratch);  // the read would have blocked
+    EXPECT_FALSE(scratch.in_use());
+    auto room = d.prepare(16, scratch);
+    room[0] = 0xC0;
+    d.commit(1);
+    EXPECT_TRUE(scratch.in_use());
+  }  // destroyed while holding it
+  EXPECT_FALSE(scratch.in_use());
+}
+
 TEST(StreamDecoder, FailedStateSticks) {
   StreamDecoder d(kMaxPacketSize, v311);
   d.feed(cat({kPuback1, {0x36, 0x03, 0x00, 0x01, 't'}, kPuback1}));  // PUBLISH QoS 3 in between

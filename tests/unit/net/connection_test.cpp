@@ -222,6 +222,44 @@ TEST(NetConnection, SharedBlocksAreWrittenByReference) {
   EXPECT_TRUE(wait_until([&] { return block.use_count() == 3; }));
 }
 
+TEST(NetConnection, ALargeBacklogFromOutsideAHandlerIsWrittenAtOnce) {
+  Server srv(1);
+  Client c(srv.port);
+  ASSERT_TRUE(wait_until([&] { return srv.probe->accepted.load() == 1; }));
+  // As a fan-in: another connection's callback delivers many messages here.
+  // Below eager_write_bytes they wait for the end of that callback; past it
+  // they leave right away, so the backlog never reaches the high watermark.
+  const std::size_t eager = ConnectionOptions{}.eager_write_bytes;
+  const auto pending = srv.on_last([&](Connection& conn) {
+    std::size_t most = 0;
+    for (std::size_t sent = 0; sent < 4 * eager; sent += 1000) {
+      append(conn, pattern(1000));
+      conn.flush();
+      most = std::max(most, conn.output_pending());
+    }
+    return most;
+  });
+  EXPECT_LT(pending, eager + 1000);
+  EXPECT_EQ(c.recv_exact(4 * eager).size(), 4 * eager);
+}
+
+TEST(NetConnection, ReadsPerWakeStopAtTheByteBudget) {
+  ListenerOptions lo;
+  lo.connection.max_read_bytes_per_wake = 8192;
+  lo.connection.max_reads_per_wake = 1000;
+  auto probe = std::make_shared<test::Probe>();
+  Server srv(1, lo, [probe](Connection&) {
+    return handler(probe, [](TestHandler&, std::span<const std::uint8_t>) {}, 4096);
+  });
+  Client c(srv.port);
+  ASSERT_TRUE(wait_until([&] { return srv.probe->accepted.load() == 1; }));
+  // Everything arrives (the rest of the input is read on later wakes).
+  const std::string big = pattern(1 << 20);
+  ASSERT_TRUE(c.send_all(big));
+  ASSERT_TRUE(wait_until([&] { return srv.pool.counters().bytes_in >= big.size(); }));
+  EXPECT_EQ(srv.pool.counters().bytes_in, big.size());
+}
+
 TEST(NetConnection, IdleOutputStorageShrinksAfterABurst) {
   Server srv(1);
   Client c(srv.port);
