@@ -80,7 +80,7 @@ void Channel::process(TimePoint now) {
   // to another shard.
   decoder_.release_scratch();
   decoder_.shrink_if_idle();
-  node_.shard(shard_).flush_outbox();
+  node_.shard(shard_).flush_outbox_soon();
   transport_.flush();
 }
 

@@ -440,6 +440,15 @@ bool ShardBroker::route_shared(const MessagePtr& message, TimePoint now, std::ui
   return any;
 }
 
+void ShardBroker::flush_outbox_soon() {
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  node_.runtime().post(id_, [this] {
+    flush_posted_ = false;
+    flush_outbox();
+  });
+}
+
 void ShardBroker::flush_outbox() {
   commit_run();
   if (!outbox_dirty_) return;

@@ -120,8 +120,13 @@ class ShardBroker {
   // ── routing ──
   // A message from a client or the broker itself, routed from this shard.
   void route(const MessagePtr& message, TimePoint now);
-  // Sends what route() batched for other shards; called after each read burst.
+  // Sends what route() batched for other shards (and hands this shard's
+  // stored writes to the committer).
   void flush_outbox();
+  // The same, once the handlers already queued on this shard have run: the
+  // reads of one event-loop turn share one post per target shard, and one
+  // wake of it, instead of one each.
+  void flush_outbox_soon();
 
 
   // ── durability (startup, on this shard's thread) ──
@@ -218,6 +223,7 @@ class ShardBroker {
   RetainedStore retained_;
   std::vector<Outgoing> outbox_;
   bool outbox_dirty_ = false;
+  bool flush_posted_ = false;
   std::vector<Target> scratch_targets_;
   ActionsPool actions_pool_;
   using Deadline = std::pair<TimePoint, std::uint64_t>;

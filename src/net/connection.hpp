@@ -69,7 +69,7 @@ enum class NoDelay : bool { no, yes };
 struct ConnectionOptions {
   std::size_t read_hint = 1024;           // size suggested to read_buffer()
   std::uint32_t max_reads_per_wake = 16;  // then yield to other connections
-  std::size_t max_read_bytes_per_wake = 256u << 10;  // ... or once this much came in
+  std::size_t max_read_bytes_per_wake = 64u << 10;  // ... or once this much came in
   // Output appended from another connection's callback (fan-in, fan-out)
   // waits for that callback to end; once this much is pending it is written
   // at once, so one busy publisher cannot hold a subscriber's backlog up to

@@ -30,7 +30,13 @@ class MqttHandler final : public net::ConnectionHandler, public broker::Transpor
   void on_writable() override;
 
   // broker::Transport
-  mqtt::ByteBuffer& output() override { return connection().out().bytes(); }
+  mqtt::ByteBuffer& output() override {
+    // Output storage is freed once written (idle connections keep none); a
+    // burst starts with room for many packets rather than a doubling series.
+    auto& bytes = connection().out().bytes();
+    if (bytes.capacity() == 0) bytes.reserve(kFirstOutputBytes);
+    return bytes;
+  }
   void flush() override { connection().flush(); }
   std::size_t output_pending() const override { return connection().output_pending(); }
   std::size_t output_headroom() const override { return connection().output_headroom(); }
@@ -39,6 +45,8 @@ class MqttHandler final : public net::ConnectionHandler, public broker::Transpor
   void migrate(broker::ShardId shard, std::function<void()> done) override;
 
  private:
+  static constexpr std::size_t kFirstOutputBytes = 4096;
+
   broker::Node& node_;
   std::string peer_;
   std::optional<broker::Channel> channel_;
