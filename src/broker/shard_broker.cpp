@@ -441,7 +441,8 @@ bool ShardBroker::route_shared(const MessagePtr& message, TimePoint now, std::ui
 }
 
 void ShardBroker::flush_outbox_soon() {
-  if (flush_posted_) return;
+  route_gate_ = 0;  // belongs to the client whose packets were just run
+  if (flush_posted_ || (!outbox_dirty_ && !commit_pending())) return;
   flush_posted_ = true;
   node_.runtime().post(id_, [this] {
     flush_posted_ = false;

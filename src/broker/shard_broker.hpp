@@ -127,6 +127,8 @@ class ShardBroker {
   // reads of one event-loop turn share one post per target shard, and one
   // wake of it, instead of one each.
   void flush_outbox_soon();
+  // Whether commit_run() has anything to hand to the committer or release.
+  bool commit_pending() const noexcept;
 
 
   // ── durability (startup, on this shard's thread) ──

@@ -116,12 +116,19 @@ void ShardBroker::release_gates(const std::vector<std::uint64_t>& ids, bool ok) 
   if (!ready.empty() && outbox_dirty_) flush_outbox();
 }
 
+bool ShardBroker::commit_pending() const noexcept {
+  if (!store_) return false;
+  if (!run_gates_.empty() || store_->has_writes()) return true;
+  for (const auto& r : run_returns_) {
+    if (!r.empty()) return true;
+  }
+  return false;
+}
+
 void ShardBroker::commit_run() {
   if (!store_) return;
   route_gate_ = 0;
-  bool returns = false;
-  for (const auto& r : run_returns_) returns = returns || !r.empty();
-  if (run_gates_.empty() && !returns && !store_->has_writes()) return;
+  if (!commit_pending()) return;
   std::vector<std::uint64_t> gates;
   gates.swap(run_gates_);
   std::vector<std::vector<std::uint64_t>> back(run_returns_.size());

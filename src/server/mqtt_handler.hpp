@@ -45,7 +45,7 @@ class MqttHandler final : public net::ConnectionHandler, public broker::Transpor
   void migrate(broker::ShardId shard, std::function<void()> done) override;
 
  private:
-  static constexpr std::size_t kFirstOutputBytes = 4096;
+  static constexpr std::size_t kFirstOutputBytes = 512;
 
   broker::Node& node_;
   std::string peer_;

@@ -16,14 +16,19 @@ from daemon import Daemon
 from paho_sync import MQTTv5, MQTTv311
 
 
+QUEUE_LEN = 2_000_000
+
+
 @pytest.fixture
 def restartable(request):
     """A daemon whose data dir outlives restarts; stopped and removed at the end."""
     daemons = []
 
     def make(env=None):
-        # Queues long enough for every message these tests publish.
-        d = Daemon(env={"ROADMQ_MQTT__MAX_MQUEUE_LEN": "100000", **(env or {})})
+        # Queues long enough for every message these tests publish (a full
+        # queue drops its oldest message, which would look like loss).
+        d = Daemon(env={"ROADMQ_MQTT__MAX_MQUEUE_LEN": str(QUEUE_LEN), "ROADMQ_MQTT__MAX_MQUEUE_BYTES": "1GB",
+                        **(env or {})})
         daemons.append(d)
         return d
 
@@ -301,6 +306,7 @@ def test_crash_loop(restartable, clients, uid):
         d.wait()
         d.start()
 
+    assert len(acked) < QUEUE_LEN, "the session queue bound was reached: raise QUEUE_LEN"
     back = clients.raw(d)
     ack = back.connect(cid, clean=False, props={"session_expiry_interval": 3600})
     assert ack.session_present
