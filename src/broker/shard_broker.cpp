@@ -139,22 +139,18 @@ void ShardBroker::connect(Channel& channel, mqtt::Connect&& connect, bool assign
   channel.bind(record);
   ++stats_.connections;
   ++stats_.connects;
-  ActionsPool::Lease lease(actions_pool_);
-  Actions& actions = *lease;
-  tell_link_room(*record, now, actions);
-  record->session.attach(connect, present, assigned_id, now, actions);
-  run(*record, actions, now);
+  drive(*record, now, [&](Actions& actions) {
+    record->session.attach(connect, present, assigned_id, now, actions);
+  });
   if (node_.options().sys_client_connected) publish_connected(channel, now);
 }
 
 void ShardBroker::handle(Channel& channel, mqtt::Packet&& packet, TimePoint now) {
   SessionRecord* record = channel.session();
   if (!record) return;
-  ActionsPool::Lease lease(actions_pool_);
-  Actions& actions = *lease;
-  tell_link_room(*record, now, actions);
-  record->session.handle(std::move(packet), now, actions);
-  run(*record, actions, now);
+  drive(*record, now, [&](Actions& actions) {
+    record->session.handle(std::move(packet), now, actions);
+  });
 }
 
 void ShardBroker::tell_link_room(SessionRecord& record, TimePoint now, Actions& actions) {
@@ -164,10 +160,7 @@ void ShardBroker::tell_link_room(SessionRecord& record, TimePoint now, Actions& 
 void ShardBroker::writable(Channel& channel, TimePoint now) {
   SessionRecord* record = channel.session();
   if (!record) return;
-  ActionsPool::Lease lease(actions_pool_);
-  Actions& actions = *lease;
-  tell_link_room(*record, now, actions);
-  run(*record, actions, now);
+  drive(*record, now, [](Actions&) {});
 }
 
 void ShardBroker::close_for(Channel& channel, mqtt::ReasonCode reason, DetachReason why,
@@ -194,10 +187,7 @@ void ShardBroker::detach(SessionRecord& record, DetachReason reason, mqtt::Reaso
                       reason == DetachReason::keep_alive_timeout ||
                       reason == DetachReason::protocol_error || reason == DetachReason::administrative;
   if (!release_channel(record, reason, code, notify, now)) return;
-  ActionsPool::Lease lease(actions_pool_);
-  Actions& actions = *lease;
-  record.session.detach(reason, now, actions);
-  run(record, actions, now);
+  drive(record, now, [&](Actions& actions) { record.session.detach(reason, now, actions); });
 }
 
 bool ShardBroker::release_channel(SessionRecord& record, DetachReason reason, mqtt::ReasonCode code,
@@ -521,11 +511,9 @@ void ShardBroker::deliver_local(const MessagePtr& message, TimePoint now) {
       ++stats_.dropped_no_local;
       continue;
     }
-    ActionsPool::Lease lease(actions_pool_);
-    Actions& actions = *lease;
-    tell_link_room(record, now, actions);
-    record.session.deliver(message, t.options, now, actions);
-    run(record, actions, now);
+    drive(record, now, [&](Actions& actions) {
+      record.session.deliver(message, t.options, now, actions);
+    });
   }
   work.clear();
   if (scratch_targets_.capacity() < work.capacity()) scratch_targets_.swap(work);
@@ -540,11 +528,9 @@ void ShardBroker::deliver_shared(const SharedDelivery& delivery, TimePoint now) 
   }
   SessionRecord& record = *it->second;
   if (replaying_ && record.session.holds(delivery.message)) return;
-  ActionsPool::Lease lease(actions_pool_);
-  Actions& actions = *lease;
-  tell_link_room(record, now, actions);
-  record.session.deliver(delivery.message, delivery.options, now, actions);
-  run(record, actions, now);
+  drive(record, now, [&](Actions& actions) {
+    record.session.deliver(delivery.message, delivery.options, now, actions);
+  });
 }
 
 // ── time and operations ──────────────────────────────────────────────────────
@@ -565,11 +551,7 @@ void ShardBroker::tick(TimePoint now) {
     SessionRecord& record = *it->second;
     if (record.scheduled != when) continue;  // superseded by an earlier deadline
     record.scheduled = TimePoint::max();
-    ActionsPool::Lease lease(actions_pool_);
-    Actions& actions = *lease;
-    tell_link_room(record, now, actions);
-    record.session.tick(now, actions);
-    run(record, actions, now);
+    drive(record, now, [&](Actions& actions) { record.session.tick(now, actions); });
   }
   flush_outbox();
   graveyard_.clear();

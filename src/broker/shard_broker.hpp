@@ -188,6 +188,16 @@ class ShardBroker {
   void run_one(SessionRecord& record, Action& action, TimePoint now, Actions& later);
   void schedule(SessionRecord& record);
   void tell_link_room(SessionRecord& record, TimePoint now, Actions& actions);
+  // One step of a session's state machine: `step(actions)` on a leased
+  // action list that starts with the link room, then the actions run.
+  template <class Step>
+  void drive(SessionRecord& record, TimePoint now, Step&& step) {
+    ActionsPool::Lease lease(actions_pool_);
+    Actions& actions = *lease;
+    tell_link_room(record, now, actions);
+    step(actions);
+    run(record, actions, now);
+  }
   // On the topic's owner shard: apply a retained write, then replicate it.
   void store_retained(const MessagePtr& message, std::uint64_t gate, std::uint32_t origin);
   void end_session(SessionRecord& record, TimePoint now);
