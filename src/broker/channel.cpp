@@ -35,11 +35,11 @@ mqtt::ReadScratch& read_scratch() {
 Channel::Channel(Node& node, Transport& transport, ShardId shard, TimePoint now)
     : node_(node),
       transport_(transport),
-      shard_(shard),
       // Until CONNECT says otherwise, accept up to the broker's limit; the
       // version is learnt from CONNECT itself.
       decoder_(node.settings().max_packet_size, mqtt::ProtocolVersion::v5, 0),
-      accepted_at_(now) {
+      accepted_at_(now),
+      shard_(shard) {
   node_.shard(shard_).add_pending(*this);
 }
 
@@ -137,9 +137,8 @@ void Channel::on_connect(mqtt::Connect&& connect, TimePoint now) {
 
 void Channel::refuse(mqtt::ReasonCode reason, const char* why) {
   node_.shard(shard_).count_refused();
-  const auto peer = transport_.peer_address();
-  ROADMQ_LOG_RATELIMITED(log::Level::info, "client %s from %.*s refused: %s (0x%02X)", client_id_.c_str(),
-                         static_cast<int>(peer.size()), peer.data(), why, static_cast<unsigned>(reason));
+  ROADMQ_LOG_RATELIMITED(log::Level::info, "client %s from %s refused: %s (0x%02X)", client_id_.c_str(),
+                         transport_.peer_address().c_str(), why, static_cast<unsigned>(reason));
   mqtt::Connack ack;
   ack.reason = reason;
   send(ack);
@@ -150,12 +149,13 @@ void Channel::refuse(mqtt::ReasonCode reason, const char* why) {
 void Channel::protocol_violation(const mqtt::CodecError& error) {
   auto& shard = node_.shard(shard_);
   shard.count_malformed();
-  // Views, not copies: a flood of bad input must cost nothing per suppressed line.
-  const auto peer = transport_.peer_address();
-  ROADMQ_LOG_RATELIMITED(log::Level::warning, "client %s from %.*s: %.*s; closing with 0x%02X",
-                         client_id_.empty() ? "(before CONNECT)" : client_id_.c_str(),
-                         static_cast<int>(peer.size()), peer.data(), static_cast<int>(error.rule.size()),
-                         error.rule.data(), static_cast<unsigned>(error.reason));
+  // Views, not copies, and the address formatted only for a line that is
+  // written: a flood of bad input must cost nothing per suppressed line.
+  const std::string_view id = connect_seen_ ? client_id() : std::string_view("(before CONNECT)");
+  ROADMQ_LOG_RATELIMITED(log::Level::warning, "client %.*s from %s: %.*s; closing with 0x%02X",
+                         static_cast<int>(id.size()), id.data(), transport_.peer_address().c_str(),
+                         static_cast<int>(error.rule.size()), error.rule.data(),
+                         static_cast<unsigned>(error.reason));
   if (!connect_seen_ && (error.reason == mqtt::ReasonCode::unsupported_protocol_version)) {
     // [MQTT-3.1.2-2] answer an unknown protocol level with CONNACK 0x84 (3.1.1: 0x01).
     mqtt::Connack ack;
@@ -212,9 +212,22 @@ void Channel::close(mqtt::ReasonCode reason, bool send_disconnect) {
   transport_.close();
 }
 
+std::string_view Channel::client_id() const noexcept {
+  return session_ != nullptr ? std::string_view(session_->session.client_id()) : client_id_;
+}
+
+void Channel::bind(SessionRecord* record) {
+  if (record == nullptr && session_ != nullptr) {
+    client_id_ = session_->session.client_id();  // logs and events after detach
+  } else if (record != nullptr) {
+    std::string().swap(client_id_);
+  }
+  session_ = record;
+}
+
 ClientInfo Channel::info() const noexcept {
   ClientInfo c;
-  c.client_id = client_id_;
+  c.client_id = client_id();
   c.username = username_;
   c.peer = transport_.peer_address();
   c.proto_ver = static_cast<unsigned>(decoder_.version());

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "broker/message.hpp"
 #include "broker/presence.hpp"
@@ -46,7 +47,9 @@ class Channel {
   TimePoint accepted_at() const noexcept { return accepted_at_; }
   bool connected() const noexcept { return session_ != nullptr; }
   bool closing() const noexcept { return closing_; }
-  const std::string& client_id() const noexcept { return client_id_; }
+  // The session's copy once bound; the channel keeps its own only before
+  // (and after) that, so a connected client's id is stored once.
+  std::string_view client_id() const noexcept;
   const std::string& username() const noexcept { return username_; }
   std::uint16_t keep_alive() const noexcept { return keep_alive_; }
   std::uint64_t connected_at_ms() const noexcept { return connected_at_ms_; }
@@ -59,7 +62,7 @@ class Channel {
   void close(mqtt::ReasonCode reason, bool send_disconnect);
 
   // Set by ShardBroker on attach / detach.
-  void bind(SessionRecord* record) noexcept { session_ = record; }
+  void bind(SessionRecord* record);
   SessionRecord* session() const noexcept { return session_; }
 
   // What presence events and the REST API report about this client.
@@ -68,7 +71,6 @@ class Channel {
   // Intrusive link in the shard's list of connections awaiting CONNECT.
   Channel* pending_prev = nullptr;
   Channel* pending_next = nullptr;
-  bool pending_linked = false;
 
  private:
   void process(TimePoint now);
@@ -76,21 +78,25 @@ class Channel {
   void refuse(mqtt::ReasonCode reason, const char* why);
   void protocol_violation(const mqtt::CodecError& error);
 
+  // Small fields last, packed together: one channel per connection.
   Node& node_;
   Transport& transport_;
-  ShardId shard_;
   mqtt::StreamDecoder decoder_;
   TimePoint accepted_at_;
   SessionRecord* session_ = nullptr;
   std::string client_id_;
   std::string username_;
   std::uint64_t connected_at_ms_ = 0;
+  ShardId shard_;
   std::uint16_t keep_alive_ = 0;
   bool clean_start_ = true;
   bool connect_seen_ = false;
   bool migrating_ = false;
   bool closing_ = false;
   bool closed_ = false;
+
+ public:
+  bool pending_linked = false;  // with pending_prev / pending_next
 };
 
 }  // namespace roadmq::broker

@@ -20,7 +20,7 @@ std::string_view disconnect_reason_name(DetachReason reason) noexcept;
 struct ClientInfo {
   std::string_view client_id;
   std::string_view username;
-  std::string_view peer;  // "ip:port"
+  std::string peer;  // "ip:port", formatted for this event
   unsigned proto_ver = 4;
   std::string_view proto_name = "MQTT";
   std::uint16_t keep_alive = 0;

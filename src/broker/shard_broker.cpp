@@ -106,9 +106,21 @@ void ShardBroker::remove_pending(Channel& channel) {
   channel.pending_linked = false;
 }
 
-SessionRecord* ShardBroker::find_session(const std::string& client_id) {
+SessionRecord* ShardBroker::find_session(std::string_view client_id) {
   auto it = sessions_.find(client_id);
   return it == sessions_.end() || it->second->ended ? nullptr : it->second.get();
+}
+
+SessionRecord& ShardBroker::index_session(std::unique_ptr<SessionRecord> owned) {
+  SessionRecord& record = *owned;
+  by_key_.emplace(record.key, &record);
+  // Replacing the value alone would leave the key viewing the old record.
+  if (auto it = sessions_.find(record.session.client_id()); it != sessions_.end()) {
+    graveyard_.push_back(std::move(it->second));
+    sessions_.erase(it);
+  }
+  sessions_.emplace(record.session.client_id(), std::move(owned));
+  return record;
 }
 
 void ShardBroker::connect(Channel& channel, mqtt::Connect&& connect, bool assigned_id, TimePoint now) {
@@ -128,11 +140,8 @@ void ShardBroker::connect(Channel& channel, mqtt::Connect&& connect, bool assign
   }
   const bool present = record != nullptr;
   if (!record) {
-    auto owned = std::make_unique<SessionRecord>(next_key_++, connect.client_id, node_.settings(),
-                                                 stats_.sessions);
-    record = owned.get();
-    by_key_.emplace(record->key, record);
-    sessions_.insert_or_assign(connect.client_id, std::move(owned));
+    record = &index_session(std::make_unique<SessionRecord>(next_key_++, connect.client_id,
+                                                            node_.settings(), stats_.sessions));
   }
   record->channel = &channel;
   ++record->epoch;

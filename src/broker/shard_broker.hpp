@@ -20,6 +20,7 @@
 #include <optional>
 #include <queue>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -179,7 +180,10 @@ class ShardBroker {
     bool no_local;
   };
 
-  SessionRecord* find_session(const std::string& client_id);
+  SessionRecord* find_session(std::string_view client_id);
+  // Indexes a new record by key and client id; a record left under the same
+  // id is retired to the graveyard.
+  SessionRecord& index_session(std::unique_ptr<SessionRecord> owned);
   void detach(SessionRecord& record, DetachReason reason, mqtt::ReasonCode code, TimePoint now);
   // Unbinds and closes the record's connection; false if it had none.
   bool release_channel(SessionRecord& record, DetachReason reason, mqtt::ReasonCode code,
@@ -227,7 +231,8 @@ class ShardBroker {
   Node& node_;
   ShardId id_;
   std::uint64_t next_key_;
-  std::unordered_map<std::string, std::unique_ptr<SessionRecord>> sessions_;
+  // Keyed by a view of the record's own client id: one copy per session.
+  std::unordered_map<std::string_view, std::unique_ptr<SessionRecord>> sessions_;
   std::unordered_map<std::uint64_t, SessionRecord*> by_key_;
   SubscriptionIndex<SubscriptionEntry> local_;
   RouteTable routes_;

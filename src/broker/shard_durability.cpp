@@ -188,10 +188,8 @@ void ShardBroker::persist(SessionRecord& record, Action& action) {
 void ShardBroker::restore(std::vector<RestoredSession>&& sessions, TimePoint now) {
   const auto clocks = persist::clocks_now();
   for (auto& r : sessions) {
-    auto owned = std::make_unique<SessionRecord>(next_key_++, r.client_id, node_.settings(), stats_.sessions);
-    SessionRecord& record = *owned;
-    by_key_.emplace(record.key, &record);
-    sessions_.insert_or_assign(r.client_id, std::move(owned));
+    SessionRecord& record = index_session(
+        std::make_unique<SessionRecord>(next_key_++, std::move(r.client_id), node_.settings(), stats_.sessions));
     Session& session = record.session;
     session.restore(r.image, clocks);
     for (auto& [filter, entry] : r.subscriptions) {

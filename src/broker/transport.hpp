@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <string_view>
 
 #include "mqtt/encoder.hpp"
@@ -33,7 +34,9 @@ class Transport {
   virtual std::size_t output_headroom() const = 0;
   // Flush what is pending, then close. on_closed() follows on the same shard.
   virtual void close() = 0;
-  virtual std::string_view peer_address() const = 0;  // "ip:port"
+  // "ip:port", formatted when asked: the connection keeps the address only
+  // in binary form.
+  virtual std::string peer_address() const = 0;
   // Moves this connection (with its handler) to `shard`'s thread, then runs
   // `done` there. Nothing arrives from the connection in between.
   virtual void migrate(ShardId shard, std::function<void()> done) = 0;

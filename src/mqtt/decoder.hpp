@@ -103,10 +103,11 @@ class StreamDecoder {
   ProtocolVersion version() const noexcept { return version_; }
   void set_max_packet_size(std::uint32_t n) noexcept { max_packet_size_ = n; }
 
-  // Writable space of at least `min_size` bytes at the end of the buffer.
-  // Growth stops at max(initial_capacity, max_packet_size + 5) bytes in all,
-  // which a caller that drains next() until need_more never reaches; once a
-  // frame's header is buffered, the space offered covers the whole frame.
+  // Writable space at the end of the buffer: `min_size` bytes, or fewer once
+  // growth reaches max(initial_capacity, max_packet_size + 5) bytes in all.
+  // The caller writes at most the span's size. A caller that drains next()
+  // until need_more holds less than a whole frame, so the span is never
+  // empty; once a frame's header is buffered, it covers the whole frame.
   std::span<std::uint8_t> prepare(std::size_t min_size);
   // The same, but offers `scratch` when it is free and what is buffered is
   // small: the buffered bytes are copied to its front and the space after
@@ -141,15 +142,18 @@ class StreamDecoder {
     return scratch_ != nullptr ? std::span<std::uint8_t>(scratch_->bytes_) : std::span<std::uint8_t>(buf_);
   }
 
+  // Offsets and sizes are 32-bit: a buffer never outgrows max_packet_size
+  // + 5 (MQTT caps packets at 256 MB), and a scratch is far smaller. One
+  // decoder per connection, so bytes here count a million times.
   std::vector<std::uint8_t> buf_;
   ReadScratch* scratch_ = nullptr;   // held from commit() to release_scratch()
   ReadScratch* offered_ = nullptr;   // returned by the last prepare()
-  std::size_t begin_ = 0;
-  std::size_t end_ = 0;
-  std::size_t initial_capacity_;
+  std::uint32_t begin_ = 0;
+  std::uint32_t end_ = 0;
+  std::uint32_t initial_capacity_;
   std::uint32_t max_packet_size_;
-  ProtocolVersion version_;
   CodecError error_;
+  ProtocolVersion version_;
   bool failed_ = false;
 };
 

@@ -14,14 +14,14 @@ namespace roadmq::mqtt {
 StreamDecoder::StreamDecoder(std::uint32_t max_packet_size, ProtocolVersion version,
                              std::size_t initial_capacity)
     : buf_(initial_capacity),
-      initial_capacity_(initial_capacity),
+      initial_capacity_(static_cast<std::uint32_t>(initial_capacity)),
       max_packet_size_(max_packet_size),
       version_(version) {}
 
 std::size_t StreamDecoder::growth_limit() const noexcept {
   // No frame we accept is larger than max_packet_size_; the slack covers a
   // fixed header read ahead of the check that refuses it.
-  return std::max(initial_capacity_, std::size_t{max_packet_size_} + 5);
+  return std::max(std::size_t{initial_capacity_}, std::size_t{max_packet_size_} + 5);
 }
 
 std::span<std::uint8_t> StreamDecoder::make_room(std::size_t min_size, std::size_t limit) {
@@ -44,13 +44,13 @@ std::span<std::uint8_t> StreamDecoder::make_room(std::size_t min_size, std::size
     if (buf_.size() >= want) {
       std::memmove(buf_.data(), buf_.data() + begin_, held);
     } else {
-      std::vector<std::uint8_t> bigger(std::max(want, initial_capacity_));
+      std::vector<std::uint8_t> bigger(std::max(want, std::size_t{initial_capacity_}));
       std::copy(buf_.begin() + static_cast<std::ptrdiff_t>(begin_),
                 buf_.begin() + static_cast<std::ptrdiff_t>(end_), bigger.begin());
       buf_.swap(bigger);
     }
     begin_ = 0;
-    end_ = held;
+    end_ = static_cast<std::uint32_t>(held);
   }
   return std::span<std::uint8_t>(buf_).subspan(end_);
 }
@@ -81,12 +81,12 @@ void StreamDecoder::commit(std::size_t n) noexcept {
     // The read landed in the scratch, after a copy of what was buffered.
     scratch_ = std::exchange(offered_, nullptr);
     scratch_->in_use_ = true;
-    end_ = buffered();
+    end_ = static_cast<std::uint32_t>(buffered());
     begin_ = 0;
   }
   const std::size_t room = storage().size() - end_;
   ROADMQ_ASSERT(n <= room);
-  end_ += std::min(n, room);
+  end_ += static_cast<std::uint32_t>(std::min(n, room));
 }
 
 void StreamDecoder::release_scratch() {
@@ -95,10 +95,10 @@ void StreamDecoder::release_scratch() {
   ReadScratch* scratch = std::exchange(scratch_, nullptr);
   scratch->in_use_ = false;
   const std::size_t held = end_ - begin_;
-  if (held > buf_.size()) std::vector<std::uint8_t>(std::max(held, initial_capacity_)).swap(buf_);
+  if (held > buf_.size()) std::vector<std::uint8_t>(std::max(held, std::size_t{initial_capacity_})).swap(buf_);
   std::copy_n(scratch->bytes_.data() + begin_, held, buf_.data());
   begin_ = 0;
-  end_ = held;
+  end_ = static_cast<std::uint32_t>(held);
 }
 
 void StreamDecoder::feed(std::span<const std::uint8_t> bytes) {

@@ -227,8 +227,11 @@ void Connection::set_wait_pending(Wait w, bool pending) noexcept {
 }
 
 void Connection::arm(Wait w) {
-  set_wait_pending(w, true);
-  transport_wait(w);
+  if (transport_wait(w)) {
+    set_wait_pending(w, true);
+    return;
+  }
+  defer_action(w == Wait::read ? kRead : kFlush);
 }
 
 void Connection::resume_reading() {

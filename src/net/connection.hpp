@@ -246,7 +246,9 @@ class Connection : public ShardObject {
 
   // Transport hooks: TCP today; a TLS transport implements the same
   // readiness + non-blocking model (SSL_read / SSL_write on the socket).
-  virtual void transport_wait(Wait w) = 0;  // one per direction at a time
+  // Starts a wait, one per direction at a time, and returns true; or false
+  // when the socket is known to be ready already (no wait started).
+  virtual bool transport_wait(Wait w) = 0;
   virtual IoResult transport_read(std::span<std::uint8_t> buf) noexcept = 0;
   virtual IoResult transport_write(std::span<const std::span<const std::uint8_t>> bufs) noexcept = 0;
   virtual void transport_cancel() noexcept = 0;  // pending waits complete cancelled

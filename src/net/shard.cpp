@@ -6,6 +6,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <optional>
 
+#include "net/poller.hpp"
+
 namespace roadmq::net {
 namespace {
 
@@ -37,6 +39,7 @@ struct Shard::Runtime {
   ShardContext io;
   ShardTimer timer{io.get_executor()};
   std::optional<WorkGuard> work{io.get_executor()};
+  Poller poller{io};
 };
 
 ShardId current_shard() noexcept {
@@ -59,6 +62,11 @@ Shard::~Shard() {
 }
 
 boost::asio::io_context& Shard::io() noexcept { return rt_->io; }
+
+Poller& Shard::poller() noexcept {
+  ROADMQ_ASSERT(is_current());
+  return rt_->poller;
+}
 
 bool Shard::is_current() const noexcept { return t_current == this; }
 
@@ -186,7 +194,9 @@ void Shard::teardown() {
     while (reg_head_ != nullptr) {
       ShardObject* o = reg_head_;
       o->on_shard_stop();
-      unregister_object(*o);  // no-op when on_shard_stop() already did it
+      // An object that unregistered itself may be gone already; one still at
+      // the head did not, and is alive while registered.
+      if (reg_head_ == o) unregister_object(*o);
     }
     mailbox_.destroy_all();
     drain_deferred();

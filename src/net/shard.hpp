@@ -41,6 +41,7 @@ class io_context;
 
 namespace roadmq::net {
 
+class Poller;
 class Shard;
 class ShardPool;
 
@@ -81,6 +82,8 @@ class Shard {
   ShardId id() const noexcept { return id_; }
   ShardPool& pool() const noexcept { return pool_; }
   boost::asio::io_context& io() noexcept;
+  // The epoll set of this shard's sockets (shard thread only).
+  Poller& poller() noexcept;
 
   // True on this shard's thread. Exact even with several pools.
   bool is_current() const noexcept;

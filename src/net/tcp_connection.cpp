@@ -1,13 +1,15 @@
-// The TCP transport: Asio supplies readiness waits (epoll) and socket
-// lifetime on the shard's io_context; reads and writes are plain
-// non-blocking recv/sendmsg so one flush is exactly one writev.
+// The TCP transport: readiness from the shard's Poller (its own epoll set,
+// edge-triggered); reads and writes are plain non-blocking recv/sendmsg so
+// one flush is exactly one writev. Asio is used only to connect out.
 #include "net/tcp_connection.hpp"
 
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <array>
 #include <boost/asio/io_context.hpp>
@@ -17,14 +19,14 @@
 #include <memory>
 
 #include "base/assert.hpp"
+#include "net/poller.hpp"
 
 namespace roadmq::net {
 namespace {
 
 namespace asio = boost::asio;
 using Tcp = asio::ip::tcp;
-// The io_context executor (one pointer) rather than any_io_executor keeps
-// the socket and every pending wait operation small.
+// Only for connecting out; a connected socket leaves Asio.
 using Socket = asio::basic_stream_socket<Tcp, asio::io_context::executor_type>;
 
 std::error_code to_std(const boost::system::error_code& ec) {
@@ -60,32 +62,65 @@ Tcp::endpoint to_asio(const Endpoint& e) {
   return {asio::ip::address_v4(b), e.port};
 }
 
-class TcpConnection final : public Connection {
+// Readiness comes from the shard's Poller, edge-triggered: the socket is
+// registered once, and what an edge said stays true until a read or write
+// comes back short. A wait then is two bits, not an Asio operation.
+class TcpConnection final : public Connection, public PollTarget {
  public:
-  static ConnectionPtr create(Shard& shard, ConnectionSlot slot, const Endpoint& remote,
-                              Socket socket) {
-    auto* raw = new TcpConnection(shard, std::move(slot), remote, std::move(socket));
+  static Expected<ConnectionPtr, std::error_code> create(Shard& shard, ConnectionSlot slot,
+                                                         const Endpoint& remote, UniqueFd fd) {
+    auto* raw = new TcpConnection(shard, std::move(slot), remote, fd.get());
     ConnectionPtr c(raw);
+    if (const std::error_code ec = shard.poller().add(fd.get(), *raw)) {
+      raw->fd_ = -1;  // `fd` closes it
+      return Unexpected{ec};
+    }
+    (void)fd.release();
     raw->attach();
     return c;
   }
 
+  void on_poll(std::uint32_t events) override {
+    ConnectionPtr self(this);  // a completion may end the connection
+    // Errors and hang-ups are left for the next recv/sendmsg to report.
+    if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) != 0) read_ready_ = true;
+    if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) != 0) write_ready_ = true;
+    if (read_ready_ && read_waiting_) {
+      read_waiting_ = false;
+      on_wait_complete(Wait::read, {});
+    }
+    if (write_ready_ && write_waiting_ && fd_ >= 0) {
+      write_waiting_ = false;
+      on_wait_complete(Wait::write, {});
+    }
+  }
+
  protected:
-  void transport_wait(Wait w) override {
-    socket_.async_wait(w == Wait::read ? Socket::wait_read : Socket::wait_write,
-                       [self = boost::intrusive_ptr<TcpConnection>(this),
-                        w](const boost::system::error_code& ec) {
-                         self->on_wait_complete(w, to_std(ec));
-                       });
+  bool transport_wait(Wait w) override {
+    if (w == Wait::read) {
+      if (read_ready_) return false;
+      read_waiting_ = true;
+    } else {
+      if (write_ready_) return false;
+      write_waiting_ = true;
+    }
+    return true;
   }
 
   IoResult transport_read(std::span<std::uint8_t> buf) noexcept override {
     for (;;) {
-      const ssize_t n = ::recv(socket_.native_handle(), buf.data(), buf.size(), 0);
-      if (n > 0) return {static_cast<std::size_t>(n), IoResult::Status::ok, {}};
+      const ssize_t n = ::recv(fd_, buf.data(), buf.size(), 0);
+      if (n > 0) {
+        // A short read emptied the socket: anything later raises a new edge.
+        if (static_cast<std::size_t>(n) < buf.size()) read_ready_ = false;
+        return {static_cast<std::size_t>(n), IoResult::Status::ok, {}};
+      }
       if (n == 0) return {0, IoResult::Status::eof, {}};
       if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return {0, IoResult::Status::would_block, {}};
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        read_ready_ = false;
+        return {0, IoResult::Status::would_block, {}};
+      }
       return {0, IoResult::Status::error, last_error()};
     }
   }
@@ -93,34 +128,53 @@ class TcpConnection final : public Connection {
   IoResult transport_write(std::span<const std::span<const std::uint8_t>> bufs) noexcept override {
     std::array<iovec, kMaxSlices> iov;
     const std::size_t n = std::min(bufs.size(), iov.size());
-    for (std::size_t i = 0; i < n; ++i)
+    std::size_t total = 0;
+    for (std::size_t i = 0; i < n; ++i) {
       iov[i] = iovec{const_cast<std::uint8_t*>(bufs[i].data()), bufs[i].size()};
+      total += bufs[i].size();
+    }
     msghdr msg{};
     msg.msg_iov = iov.data();
     msg.msg_iovlen = n;
     for (;;) {
       // MSG_NOSIGNAL: a peer that went away is an EPIPE here, not a SIGPIPE.
-      const ssize_t w = ::sendmsg(socket_.native_handle(), &msg, MSG_NOSIGNAL);
-      if (w >= 0) return {static_cast<std::size_t>(w), IoResult::Status::ok, {}};
+      const ssize_t w = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+      if (w >= 0) {
+        // A short write filled the send buffer; the kernel raises an edge
+        // once there is room again.
+        if (static_cast<std::size_t>(w) < total) write_ready_ = false;
+        return {static_cast<std::size_t>(w), IoResult::Status::ok, {}};
+      }
       if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return {0, IoResult::Status::would_block, {}};
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        write_ready_ = false;
+        return {0, IoResult::Status::would_block, {}};
+      }
       return {0, IoResult::Status::error, last_error()};
     }
   }
 
   void transport_cancel() noexcept override {
-    boost::system::error_code ignored;
-    socket_.cancel(ignored);
+    for (const Wait w : {Wait::read, Wait::write}) {
+      if (w == Wait::read ? !read_waiting_ : !write_waiting_) continue;
+      (w == Wait::read ? read_waiting_ : write_waiting_) = false;
+      asio::post(shard().io().get_executor(), [self = ConnectionPtr(this), w] {
+        static_cast<TcpConnection&>(*self).on_wait_complete(
+            w, std::make_error_code(std::errc::operation_canceled));
+      });
+    }
   }
 
   void transport_shutdown_send() noexcept override {
-    boost::system::error_code ignored;  // the peer may be gone already
-    socket_.shutdown(Socket::shutdown_send, ignored);
+    if (fd_ >= 0) (void)::shutdown(fd_, SHUT_WR);  // the peer may be gone already
   }
 
   void transport_close() noexcept override {
-    boost::system::error_code ignored;
-    socket_.close(ignored);
+    if (fd_ < 0) return;
+    shard().poller().remove(fd_, *this);
+    ::close(fd_);
+    fd_ = -1;
+    read_waiting_ = write_waiting_ = false;  // nothing will complete them
   }
 
   std::unique_ptr<MovedTransport> transport_export(std::error_code& ec) noexcept override;
@@ -128,58 +182,59 @@ class TcpConnection final : public Connection {
   Endpoint transport_local_endpoint() const noexcept override {
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
-    // native_handle() is not const in Asio; reading the descriptor is.
-    const int fd = const_cast<Socket&>(socket_).native_handle();
-    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return {};
+    if (fd_ < 0 || ::getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return {};
     return Endpoint::from_sockaddr(reinterpret_cast<const sockaddr*>(&ss), len);
   }
 
  private:
-  TcpConnection(Shard& shard, ConnectionSlot slot, const Endpoint& remote, Socket socket) noexcept
-      : Connection(shard, std::move(slot), remote), socket_(std::move(socket)) {}
+  TcpConnection(Shard& shard, ConnectionSlot slot, const Endpoint& remote, int fd) noexcept
+      : Connection(shard, std::move(slot), remote), fd_(fd) {}
 
-  Socket socket_;
+  ~TcpConnection() override {
+    if (fd_ >= 0) {  // never attached, or the shard stopped without a close
+      shard().poller().remove(fd_, *this);
+      ::close(fd_);
+    }
+  }
+
+  int fd_;
+  // Until a read or write comes back short, the socket is assumed ready:
+  // the first read of a new connection often finds CONNECT already there.
+  bool read_ready_ : 1 = true;
+  bool write_ready_ : 1 = true;
+  bool read_waiting_ : 1 = false;
+  bool write_waiting_ : 1 = false;
 };
 
-// A TCP socket between shards: just the descriptor and its family.
+// A TCP socket between shards: just the descriptor.
 class MovedTcp final : public MovedTransport {
  public:
-  MovedTcp(UniqueFd fd, bool v6) noexcept : fd_(std::move(fd)), v6_(v6) {}
+  explicit MovedTcp(UniqueFd fd) noexcept : fd_(std::move(fd)) {}
 
   ConnectionPtr rebuild(Shard& target, ConnectionSlot slot, const Endpoint& remote,
                         std::error_code& ec) override {
     ROADMQ_ASSERT(target.is_current());
-    Socket s(target.io().get_executor());
-    boost::system::error_code bec;
-    s.assign(v6_ ? Tcp::v6() : Tcp::v4(), fd_.get(), bec);  // registers with the target's epoll
-    if (bec) {
-      ec = to_std(bec);
+    auto c = TcpConnection::create(target, std::move(slot), remote, std::move(fd_));
+    if (!c) {
+      ec = c.error();
       return {};
     }
-    (void)fd_.release();  // owned by `s` now
-    return TcpConnection::create(target, std::move(slot), remote, std::move(s));
+    return std::move(*c);
   }
 
  private:
   UniqueFd fd_;
-  bool v6_;
 };
 
 std::unique_ptr<MovedTransport> TcpConnection::transport_export(std::error_code& ec) noexcept {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  const bool v6 = ::getsockname(socket_.native_handle(), reinterpret_cast<sockaddr*>(&ss), &len) == 0
-                      ? ss.ss_family == AF_INET6
-                      : remote_endpoint().family == Endpoint::Family::v6;
-  boost::system::error_code bec;
-  // Deregisters from this shard's epoll; no wait is pending (asserted by the
-  // caller), so nothing is cancelled.
-  const int fd = socket_.release(bec);
-  if (bec) {
-    ec = to_std(bec);
+  if (fd_ < 0) {
+    ec = std::make_error_code(std::errc::bad_file_descriptor);
     return nullptr;
   }
-  return std::make_unique<MovedTcp>(UniqueFd(fd), v6);
+  // No wait is pending (asserted by the caller). The target registers the
+  // socket afresh, and that reports whatever is ready by then.
+  shard().poller().remove(fd_, *this);
+  return std::make_unique<MovedTcp>(UniqueFd(std::exchange(fd_, -1)));
 }
 
 Expected<ConnectionPtr, std::error_code> adopt(Shard& shard, UniqueFd fd, ConnectionSlot slot,
@@ -191,12 +246,7 @@ Expected<ConnectionPtr, std::error_code> adopt(Shard& shard, UniqueFd fd, Connec
   if ((flags & O_NONBLOCK) == 0 && ::fcntl(fd.get(), F_SETFL, flags | O_NONBLOCK) != 0)
     return Unexpected{last_error()};
   apply_socket_options(fd.get(), slot.group()->options());
-  Socket s(shard.io().get_executor());
-  boost::system::error_code bec;
-  s.assign(remote.family == Endpoint::Family::v6 ? Tcp::v6() : Tcp::v4(), fd.get(), bec);
-  if (bec) return Unexpected{to_std(bec)};
-  (void)fd.release();
-  return TcpConnection::create(shard, std::move(slot), remote, std::move(s));
+  return TcpConnection::create(shard, std::move(slot), remote, std::move(fd));
 }
 
 struct ConnectOp {
@@ -260,9 +310,14 @@ void tcp_connect(Shard& shard, const Endpoint& to, ConnectionSlot slot,
       return;
     }
     // async_connect left the descriptor non-blocking, as the transport needs.
-    ConnectionPtr c = TcpConnection::create(op->shard, std::move(op->slot), op->to,
-                                            std::move(op->socket));
-    op->done(std::move(c));
+    // Releasing it from Asio's reactor hands it to the shard's Poller.
+    boost::system::error_code rec;
+    UniqueFd fd(op->socket.release(rec));
+    if (rec) {
+      op->done(Unexpected{to_std(rec)});
+      return;
+    }
+    op->done(TcpConnection::create(op->shard, std::move(op->slot), op->to, std::move(fd)));
   });
 }
 

@@ -2,7 +2,7 @@
 
 namespace roadmq::server {
 
-MqttHandler::MqttHandler(broker::Node& node, std::string peer) : node_(node), peer_(std::move(peer)) {}
+MqttHandler::MqttHandler(broker::Node& node) : node_(node) {}
 
 void MqttHandler::start(broker::ShardId shard) {
   channel_.emplace(node_, *this, shard, broker::SteadyClock::now());

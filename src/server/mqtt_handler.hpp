@@ -18,7 +18,7 @@ namespace roadmq::server {
 
 class MqttHandler final : public net::ConnectionHandler, public broker::Transport {
  public:
-  MqttHandler(broker::Node& node, std::string peer);
+  explicit MqttHandler(broker::Node& node);
 
   // Called once the handler is installed on its connection.
   void start(broker::ShardId shard);
@@ -41,14 +41,13 @@ class MqttHandler final : public net::ConnectionHandler, public broker::Transpor
   std::size_t output_pending() const override { return connection().output_pending(); }
   std::size_t output_headroom() const override { return connection().output_headroom(); }
   void close() override { connection().close(); }
-  std::string_view peer_address() const override { return peer_; }
+  std::string peer_address() const override { return connection().remote_endpoint().to_string(); }
   void migrate(broker::ShardId shard, std::function<void()> done) override;
 
  private:
   static constexpr std::size_t kFirstOutputBytes = 512;
 
   broker::Node& node_;
-  std::string peer_;
   std::optional<broker::Channel> channel_;
 };
 

@@ -190,7 +190,7 @@ Expected<void, std::string> Server::start() {
     auto listener = std::make_unique<net::TcpListener>(
         im.pool, lo,
         [node](net::Connection& conn) {
-          auto handler = std::make_unique<MqttHandler>(*node, conn.remote_endpoint().to_string());
+          auto handler = std::make_unique<MqttHandler>(*node);
           auto* h = handler.get();
           h->start(broker::ShardId{conn.shard_id().value()});
           conn.set_handler(std::move(handler));

@@ -18,6 +18,12 @@ for seeds in "$here"/corpus/*/; do
   "$bin" -max_total_time="$secs" -print_final_stats=1 -artifact_prefix="$work/" \
          "$work/$name" "$seeds" >"$work/$name.log" 2>&1 || {
     tail -n 60 "$work/$name.log" >&2
+    # The failing input, so a CI log alone is enough to reproduce it.
+    for unit in "$work"/crash-* "$work"/leak-* "$work"/timeout-*; do
+      [[ -f "$unit" ]] || continue
+      echo "fuzz: input $(basename "$unit") ($(stat -c %s "$unit") bytes), base64:" >&2
+      head -c 4096 "$unit" | base64 -w 0 >&2; echo >&2
+    done
     echo "fuzz: $name FAILED" >&2
     exit 1
   }

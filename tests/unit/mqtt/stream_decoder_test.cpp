@@ -297,6 +297,26 @@ TEST(StreamDecoder, PrepareNeverGrowsPastTheMaximumPacketSize) {
   EXPECT_LE(d.capacity(), 1005u);
 }
 
+// A partial frame just below the limit: the caller asks for a full read,
+// gets the room up to the limit, and must write no more than that.
+TEST(StreamDecoder, NearTheLimitPrepareOffersLessThanAskedButNeverNothing) {
+  StreamDecoder d(512, v311, 64);
+  Bytes body = {0x00, 0x01, 'a'};
+  body.resize(500, 0x5A);
+  const Bytes frame = pkt(0x30, body);  // 503 bytes
+  d.feed(std::span<const std::uint8_t>(frame).first(442));
+  Packet p;
+  ASSERT_EQ(d.next(p), StreamDecoder::Status::need_more);
+  const auto room = d.prepare(442);
+  EXPECT_GE(room.size(), frame.size() - 442);
+  EXPECT_LT(room.size(), 442u);
+  EXPECT_LE(d.capacity(), 517u);
+  std::copy(frame.begin() + 442, frame.end(), room.begin());
+  d.commit(frame.size() - 442);
+  ASSERT_EQ(d.next(p), StreamDecoder::Status::packet);
+  EXPECT_EQ(std::get<Publish>(p).payload.size(), 497u);
+}
+
 TEST(StreamDecoder, CompactsConsumedBytesInsteadOfGrowing) {
   Bytes stream;
   for (std::uint16_t id = 1; id <= 1000; ++id) {
