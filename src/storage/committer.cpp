@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/log.hpp"
+#include "storage/group_writes.hpp"
 
 namespace roadmq::storage {
 namespace {
@@ -50,6 +51,7 @@ struct Committer::Impl {
   KvStore& store;
   const CommitterOptions options;
   std::vector<Pending> work;        // swapped with `queue`; both keep their capacity
+  GroupWrites group;                // one group's writes, superseded ones dropped
   WriteBatch merged;                // reused: no allocation per write once warm
   std::unordered_map<std::uint64_t, std::uint32_t> refs;
   std::vector<std::pair<std::uint64_t, std::uint32_t>> undo;  // (id, count before) for a failed write
@@ -65,7 +67,8 @@ struct Committer::Impl {
   std::atomic<std::uint64_t> pending_bytes{0};
   // Written by the committer only.
   alignas(64) std::atomic<std::uint64_t> writes{0}, syncs{0}, ops{0}, bytes{0}, sync_ns_total{0},
-      sync_ns_max{0}, errors{0}, messages_stored{0}, messages_deleted{0}, messages_live{0};
+      sync_ns_max{0}, errors{0}, messages_stored{0}, messages_deleted{0}, messages_live{0},
+      ops_elided{0};
 
   void run();
   void drain_inline();
@@ -156,6 +159,7 @@ void Committer::Impl::process(std::vector<Pending>& items) {
 
 void Committer::Impl::write_group(Pending* first, std::size_t count, std::size_t group_bytes) {
   merged.clear();
+  group.clear();
   undo.clear();
   std::uint64_t stored = 0;
   std::uint64_t deleted = 0;
@@ -166,19 +170,19 @@ void Committer::Impl::write_group(Pending* first, std::size_t count, std::size_t
     batch.for_each([&](const WriteBatch::Op& op) {
       switch (op.kind) {
         case WriteBatch::OpKind::put:
-          merged.put(op.table, op.key, op.value);
+          group.put(op.table, op.key, op.value);
           break;
         case WriteBatch::OpKind::erase:
-          merged.erase(op.table, op.key);
+          group.erase(op.table, op.key);
           break;
         case WriteBatch::OpKind::erase_prefix:
-          merged.erase_prefix(op.table, op.key);
+          group.erase_prefix(op.table, op.key);
           break;
         case WriteBatch::OpKind::ref_message: {
           const auto [it, inserted] = refs.try_emplace(decode_be64(op.key), 0);
           undo.emplace_back(it->first, it->second);
           if (it->second++ == 0) {
-            merged.put(Table::messages, op.key, op.value);
+            group.put_body(op.key, op.value);
             ++stored;
           }
           break;
@@ -197,7 +201,7 @@ void Committer::Impl::write_group(Pending* first, std::size_t count, std::size_t
           undo.emplace_back(id, it->second);
           if (--it->second == 0) {
             refs.erase(it);
-            merged.erase(Table::messages, op.key);
+            group.erase_body(op.key);
             ++deleted;
           }
           break;
@@ -206,6 +210,8 @@ void Committer::Impl::write_group(Pending* first, std::size_t count, std::size_t
     });
   }
 
+  group.build(merged);
+  ops_elided.fetch_add(group.elided(), kRelaxed);
   bool ok = true;
   if (!merged.empty()) {
     const bool sync = options.durability == Durability::sync;
@@ -413,6 +419,7 @@ CommitterStats Committer::stats() const {
   s.messages_stored = d.messages_stored.load(kRelaxed);
   s.messages_deleted = d.messages_deleted.load(kRelaxed);
   s.messages_live = d.messages_live.load(kRelaxed);
+  s.ops_elided = d.ops_elided.load(kRelaxed);
   return s;
 }
 

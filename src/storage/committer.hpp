@@ -15,6 +15,7 @@
 //   shard threads ── submit(batch, done) ──▶ [pending queue] ──▶ committer thread
 //                                                                  merge ≤ max_batch_bytes
 //                                                                  resolve message refs
+//                                                                  drop superseded writes
 //                                                                  KvStore::write(sync?)
 //   shard threads ◀── done(ok) (they post back to themselves) ◀──┘
 //
@@ -66,6 +67,7 @@ struct CommitterStats {
   std::uint64_t messages_stored = 0;   // blobs written (refs 0 → 1)
   std::uint64_t messages_deleted = 0;  // blobs deleted (refs 1 → 0)
   std::uint64_t messages_live = 0;
+  std::uint64_t ops_elided = 0;        // superseded within a group, never written
 };
 
 class Committer {

@@ -216,10 +216,39 @@ TEST(StorageCommitter, RefsResolvedWithinOneMergedWrite) {
   c.start();
   c.flush();
   EXPECT_EQ(c.stats().writes, 1u);
-  // put 1, put 2, erase 2, put 3, erase 3: the second ref of 1 added nothing.
-  EXPECT_EQ(store.write_ops(), (std::vector<std::size_t>{5}));
+  // Only put 1 is written: the second ref of 1 adds nothing, and 2 and 3
+  // are written and deleted within the write, so neither reaches the disk.
+  EXPECT_EQ(store.write_ops(), (std::vector<std::size_t>{1}));
+  EXPECT_EQ(c.stats().ops_elided, 4u);
   EXPECT_EQ(dump(store, Table::messages), (std::map<std::string, std::string>{{message_key(1), "one"}}));
   EXPECT_EQ(c.stats().messages_live, 1u);
+}
+
+// A delivery acknowledged while the previous write was still being synced:
+// its record and body are superseded within one merged write.
+TEST(StorageCommitter, ARecordStoredAndErasedInOneMergedWriteLeavesOnlyATombstone) {
+  FakeStore store;
+  Committer c(store, mode(Durability::sync));
+  c.submit(put_batch(Table::outbound, "kept/1"), {});  // an earlier group
+  c.flush();
+  WriteBatch stored;
+  stored.ref_message(5, "body");
+  stored.put(Table::outbound, "s/5", "record");
+  WriteBatch acked;
+  acked.erase(Table::outbound, "s/5");
+  acked.unref_message(5);
+  acked.erase(Table::outbound, "kept/1");  // stored by an earlier write: still erased
+  int done = 0;
+  c.submit(std::move(stored), [&](bool ok) { done += ok; });
+  c.submit(std::move(acked), [&](bool ok) { done += ok; });
+  c.start();
+  c.flush();
+  EXPECT_EQ(done, 2);
+  EXPECT_EQ(store.write_ops(), (std::vector<std::size_t>{1, 2}));  // two tombstones
+  EXPECT_EQ(c.stats().ops_elided, 3u);
+  EXPECT_TRUE(dump(store, Table::outbound).empty());
+  EXPECT_TRUE(dump(store, Table::messages).empty());
+  c.stop();
 }
 
 TEST(StorageCommitter, UnrefOfUnknownMessageKeepsTheBody) {

@@ -1,0 +1,67 @@
+// GroupWrites: the operations of one group commit, in order, less those a
+// later operation of the same group makes pointless. A QoS 1 message to a
+// persistent session that is delivered and acknowledged while the previous
+// fsync runs is then written as one tombstone instead of four operations:
+//  - a put followed, in the group, by a put or erase of the same key is
+//    dropped (the erase stays: the key may be on disk from an earlier
+//    group);
+//  - a message body written for its first reference and deleted for its
+//    last within the group reaches the disk in neither form.
+// The result is what writing every operation in order would leave on disk.
+//
+// Keys and values are views: the batches they point into must outlive
+// build(). Thread safety: one thread (the committer's).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "storage/table.hpp"
+#include "storage/write_batch.hpp"
+
+namespace roadmq::storage {
+
+class GroupWrites {
+ public:
+  void clear() noexcept;
+
+  void put(Table table, std::string_view key, std::string_view value);
+  void erase(Table table, std::string_view key);
+  void erase_prefix(Table table, std::string_view prefix);
+  // A message body at its first reference (0 → 1), and at its last (1 → 0).
+  void put_body(std::string_view key, std::string_view value);
+  void erase_body(std::string_view key);
+
+  // Appends the operations still needed, in their order.
+  void build(WriteBatch& out) const;
+  // Operations dropped since clear().
+  std::uint64_t elided() const noexcept { return elided_; }
+
+ private:
+  struct Staged {
+    WriteBatch::Op op;
+    bool live = true;
+  };
+  struct Key {
+    Table table;
+    std::string_view key;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    std::size_t operator()(const Key& k) const noexcept {
+      return std::hash<std::string_view>{}(k.key) ^ (static_cast<std::size_t>(k.table) << 56);
+    }
+  };
+  void kill(std::size_t index) noexcept;
+
+  std::vector<Staged> staged_;
+  std::unordered_map<Key, std::size_t, KeyHash> last_put_;  // key -> its latest put in staged_
+  std::unordered_map<std::string_view, std::size_t> body_put_;  // body written in this group
+  std::uint64_t elided_ = 0;
+};
+
+}  // namespace roadmq::storage
