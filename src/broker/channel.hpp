@@ -24,6 +24,7 @@
 namespace roadmq::broker {
 
 class Node;
+class ShardBroker;
 struct SessionRecord;
 
 class Channel {
@@ -68,11 +69,10 @@ class Channel {
   // What presence events and the REST API report about this client.
   ClientInfo info() const noexcept;
 
-  // Intrusive link in the shard's list of connections awaiting CONNECT.
-  Channel* pending_prev = nullptr;
-  Channel* pending_next = nullptr;
 
  private:
+  friend class ShardBroker;  // links the channel into its list awaiting CONNECT
+
   void process(TimePoint now);
   void on_connect(mqtt::Connect&& connect, TimePoint now);
   void refuse(mqtt::ReasonCode reason, const char* why);
@@ -87,6 +87,9 @@ class Channel {
   std::string client_id_;
   std::string username_;
   std::uint64_t connected_at_ms_ = 0;
+  // The shard's intrusive list of connections awaiting CONNECT.
+  Channel* pending_prev = nullptr;
+  Channel* pending_next = nullptr;
   ShardId shard_;
   std::uint16_t keep_alive_ = 0;
   bool clean_start_ = true;
@@ -94,8 +97,6 @@ class Channel {
   bool migrating_ = false;
   bool closing_ = false;
   bool closed_ = false;
-
- public:
   bool pending_linked = false;  // with pending_prev / pending_next
 };
 

@@ -2,10 +2,18 @@
 
 namespace roadmq::storage {
 
-void GroupWrites::clear() noexcept {
+void GroupWrites::reset_indexes() {
+  last_put_.emplace(&arena_);
+  body_put_.emplace(&arena_);
+}
+
+void GroupWrites::clear() {
   staged_.clear();
-  last_put_.clear();
-  body_put_.clear();
+  // The maps go before the arena that holds their nodes and buckets.
+  last_put_.reset();
+  body_put_.reset();
+  arena_.release();
+  reset_indexes();
   elided_ = 0;
 }
 
@@ -15,7 +23,7 @@ void GroupWrites::kill(std::size_t index) noexcept {
 }
 
 void GroupWrites::put(Table table, std::string_view key, std::string_view value) {
-  const auto [it, inserted] = last_put_.try_emplace(Key{table, key}, staged_.size());
+  const auto [it, inserted] = last_put_->try_emplace(Key{table, key}, staged_.size());
   if (!inserted) {
     kill(it->second);
     it->second = staged_.size();
@@ -24,9 +32,9 @@ void GroupWrites::put(Table table, std::string_view key, std::string_view value)
 }
 
 void GroupWrites::erase(Table table, std::string_view key) {
-  if (const auto it = last_put_.find(Key{table, key}); it != last_put_.end()) {
+  if (const auto it = last_put_->find(Key{table, key}); it != last_put_->end()) {
     kill(it->second);
-    last_put_.erase(it);
+    last_put_->erase(it);
   }
   staged_.push_back({{WriteBatch::OpKind::erase, table, key, {}}});
 }
@@ -37,16 +45,16 @@ void GroupWrites::erase_prefix(Table table, std::string_view prefix) {
 }
 
 void GroupWrites::put_body(std::string_view key, std::string_view value) {
-  body_put_[key] = staged_.size();
+  (*body_put_)[key] = staged_.size();
   staged_.push_back({{WriteBatch::OpKind::put, Table::messages, key, value}});
 }
 
 void GroupWrites::erase_body(std::string_view key) {
-  if (const auto it = body_put_.find(key); it != body_put_.end()) {
+  if (const auto it = body_put_->find(key); it != body_put_->end()) {
     // No reference was left at the start of the group, so the body was not
     // on disk: neither the put nor a tombstone is needed.
     kill(it->second);
-    body_put_.erase(it);
+    body_put_->erase(it);
     ++elided_;
     return;
   }

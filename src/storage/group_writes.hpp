@@ -16,6 +16,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory_resource>
+#include <optional>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -27,7 +29,11 @@ namespace roadmq::storage {
 
 class GroupWrites {
  public:
-  void clear() noexcept;
+  GroupWrites() { reset_indexes(); }
+  GroupWrites(const GroupWrites&) = delete;
+  GroupWrites& operator=(const GroupWrites&) = delete;
+
+  void clear();
 
   void put(Table table, std::string_view key, std::string_view value);
   void erase(Table table, std::string_view key);
@@ -57,10 +63,17 @@ class GroupWrites {
     }
   };
   void kill(std::size_t index) noexcept;
+  void reset_indexes();
 
+  // The indexes take one entry per write of every group: their nodes come
+  // from an arena released at clear(), so a warm committer allocates
+  // nothing per write. They are rebuilt on it at each clear().
+  std::pmr::monotonic_buffer_resource arena_{64u << 10};
   std::vector<Staged> staged_;
-  std::unordered_map<Key, std::size_t, KeyHash> last_put_;  // key -> its latest put in staged_
-  std::unordered_map<std::string_view, std::size_t> body_put_;  // body written in this group
+  // key -> its latest put in staged_
+  std::optional<std::pmr::unordered_map<Key, std::size_t, KeyHash>> last_put_;
+  // message body written in this group -> its put in staged_
+  std::optional<std::pmr::unordered_map<std::string_view, std::size_t>> body_put_;
   std::uint64_t elided_ = 0;
 };
 
