@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <memory_resource>
 #include <optional>
 #include <string_view>
@@ -66,9 +67,13 @@ class GroupWrites {
   void reset_indexes();
 
   // The indexes take one entry per write of every group: their nodes come
-  // from an arena released at clear(), so a warm committer allocates
-  // nothing per write. They are rebuilt on it at each clear().
-  std::pmr::monotonic_buffer_resource arena_{64u << 10};
+  // from an arena that clear() rewinds to the start of a buffer kept for
+  // the committer's life (about 10,000 writes fit), so a committer
+  // allocates nothing per write. A larger group takes more from the heap,
+  // given back at clear(). The indexes are rebuilt on it at each clear().
+  static constexpr std::size_t kArenaBytes = 1u << 20;
+  std::unique_ptr<std::byte[]> arena_buffer_ = std::make_unique_for_overwrite<std::byte[]>(kArenaBytes);
+  std::pmr::monotonic_buffer_resource arena_{arena_buffer_.get(), kArenaBytes};
   std::vector<Staged> staged_;
   // key -> its latest put in staged_
   std::optional<std::pmr::unordered_map<Key, std::size_t, KeyHash>> last_put_;
