@@ -120,9 +120,11 @@ def pinned(cpus: Optional[str]) -> list:
 
 # ── /proc ────────────────────────────────────────────────────────────────────
 
-def cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int, tid: Optional[int] = None) -> float:
+    """CPU time of a process, or of one of its threads."""
+    path = f"/proc/{pid}/task/{tid}/stat" if tid is not None else f"/proc/{pid}/stat"
     # The command name may contain spaces and ')': count fields after the last ')'.
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = Path(path).read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK  # fields 14, 15: utime, stime
 
 
@@ -140,8 +142,8 @@ class Sampler:
 
     PERIOD_S = 0.05
 
-    def __init__(self, pid: int):
-        self.pid = pid
+    def __init__(self, pid: int, tid: Optional[int] = None):
+        self.pid, self.tid = pid, tid
         self.samples = []  # (monotonic, cpu seconds, rss bytes)
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -151,7 +153,8 @@ class Sampler:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                sample = (time.monotonic(), cpu_seconds(self.pid), rss_bytes(self.pid))
+                sample = (time.monotonic(), cpu_seconds(self.pid, self.tid),
+                          rss_bytes(self.pid))
             except (OSError, ValueError, IndexError):
                 return  # the process is gone
             with self._lock:
@@ -542,7 +545,7 @@ def pub_sub(run: BrokerRun, sub_args: list, pub_args: list, pub_d: float, subs: 
     t1 = max(last_delivery(b, sm) for b, sm in zip(sub, sub_sums) if b.ready_at is not None)
     window = max(t1 - t0, 1e-3)
     run.check_alive()
-    return {"pub": pub_sums, "sub": sub_sums, "window": window,
+    return {"pub": pub_sums, "sub": sub_sums, "window": window, "t0": t0, "t1": t1,
             "cpu_s": run.sampler.cpu_between(t0, t1)}
 
 

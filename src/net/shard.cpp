@@ -5,7 +5,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <optional>
+#include <string>
 
+#include "base/thread_name.hpp"
 #include "net/poller.hpp"
 
 namespace roadmq::net {
@@ -181,6 +183,7 @@ void Shard::join() {
 }
 
 void Shard::thread_main() {
+  base::name_this_thread("shard-" + std::to_string(id_.value()));
   t_current = this;
   rt_->io.run();
   teardown();

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/log.hpp"
+#include "base/thread_name.hpp"
 #include "storage/group_writes.hpp"
 
 namespace roadmq::storage {
@@ -84,6 +85,7 @@ struct Committer::Impl {
 // per turn, however many batches arrived), writes it as a few merged writes,
 // then fsyncs if a flush, a stop or the periodic deadline asks for it.
 void Committer::Impl::run() {
+  base::name_this_thread("committer");
   const bool periodic = options.durability == Durability::periodic;
   std::unique_lock lock(mu);
   for (;;) {

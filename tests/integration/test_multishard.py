@@ -5,6 +5,7 @@ shard mailboxes. Nothing may be lost, duplicated or reordered."""
 import collections
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -270,3 +271,19 @@ def test_pipelined_packets_survive_shard_move(broker_factory, clients, uid, shar
                 c.ack(p)
         assert kinds[:2] == ["CONNACK", "SUBACK"] and \
             sorted(kinds[2:]) == ["PINGRESP", "PUBACK", "PUBLISH"], (i, kinds)
+
+
+@pytest.mark.parametrize("shards", SHARDS)
+def test_threads_are_named_for_operators(broker_factory, shards):
+    """`top -H`, `ps -L` and bench/shard_scaling.py tell the threads apart:
+    one `shard-N` per shard and the storage `committer`."""
+    b = start(broker_factory, shards)
+    names = []
+    for task in Path(f"/proc/{b.proc.pid}/task").iterdir():
+        try:
+            names.append((task / "comm").read_text().strip())
+        except OSError:
+            pass  # a thread that ended meanwhile
+    assert sorted(n for n in names if n.startswith("shard-")) == \
+        sorted(f"shard-{i}" for i in range(shards)), names
+    assert names.count("committer") == 1, names
