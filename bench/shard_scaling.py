@@ -242,7 +242,7 @@ def summarise(results: list, counts: list) -> dict:
 def table(summary: dict, counts: list, share: float) -> str:
     base = summary[counts[0]]["delivered_per_s"]
     head = (f"{'shards':>6}  {'CPU budget':>10}  {'delivered/s':>12}  {'x ' + str(counts[0]):>6}"
-            f"  {'broker us/msg':>13}  {'shard use':>9}  {'p99 us':>8}  note")
+            f"  {'broker us/msg':>13}  {'shard use':>9}  {'p99 ms':>8}  note")
     lines = [head, "-" * len(head)]
     for n in counts:
         row = summary[n]
@@ -256,7 +256,7 @@ def table(summary: dict, counts: list, share: float) -> str:
         lines.append(
             f"{n:>6}  {n * share:>8.2f} c  {rate or 0:>12,.0f}  {ratio:>6}"
             f"  {row['cpu_us_per_msg'] or 0:>13.2f}  {(util or 0) * 100:>8.0f}%"
-            f"  {row['lat_p99_us'] or 0:>8,.0f}  {note}")
+            f"  {(row['lat_p99_us'] or 0) / 1000:>8,.0f}  {note}")
     return "\n".join(lines)
 
 
