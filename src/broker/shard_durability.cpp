@@ -7,6 +7,8 @@
 //   run on shard B ──▶ B's batch ──submit──▶ committer ──durable──▶ A: release B's part
 //                                                                  gate at 0 → ack leaves,
 //                                                                  in the client's order
+#include <algorithm>
+
 #include "base/log.hpp"
 #include "broker/channel.hpp"
 #include "broker/loader.hpp"
@@ -137,13 +139,17 @@ void ShardBroker::commit_run() {
     finish_commit(gates, back, true);
     return;
   }
-  committer_->submit(store_->take_batch(),
-                     [node = &node_, self = id_, gates = std::move(gates), back = std::move(back)](bool ok) {
-                       // On the committer's thread: hand the result to this shard.
-                       node->runtime().post(self, [node, self, gates, back, ok] {
-                         node->shard(self).finish_commit(gates, back, ok);
-                       });
-                     });
+  // With no ack waiting, a batch that only removes (deliveries completed)
+  // may leave its fsync to the next one.
+  const bool awaited = !gates.empty() || std::any_of(back.begin(), back.end(), [](const auto& r) { return !r.empty(); });
+  committer_->submit(
+      store_->take_batch(),
+      [node = &node_, self = id_, gates = std::move(gates), back = std::move(back), awaited](bool ok) {
+        if (ok && !awaited) return;  // nothing to release: spare the shard a wake-up
+        // On the committer's thread: hand the result to this shard.
+        node->runtime().post(self, [node, self, gates, back, ok] { node->shard(self).finish_commit(gates, back, ok); });
+      },
+      awaited ? storage::Waiter::ack : storage::Waiter::none);
 }
 
 void ShardBroker::finish_commit(const std::vector<std::uint64_t>& gates,

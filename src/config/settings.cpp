@@ -224,7 +224,9 @@ void describe(Binder<Settings>& b) {
              "sync_interval (survives kill -9); none = written in the background (kill -9 "
              "loses the last milliseconds)");
   b.add(ROADMQ_KEY(durable_sessions.sync_interval),
-        spec::duration(1ms, 60s, "100ms", "periodic: how often the WAL is fsynced"));
+        spec::duration(1ms, 60s, "100ms",
+                       "periodic: how often the WAL is fsynced; sync: longest a delivered "
+                       "message's removal waits for the next fsync"));
   b.add(ROADMQ_KEY(durable_sessions.batch_size),
         spec::size(ByteSize{4096}, megabytes(256), "8MB", "Largest group commit written at once"));
 

@@ -28,6 +28,7 @@ std::uint64_t decode_be64(std::string_view key) noexcept {
 struct Pending {
   WriteBatch batch;
   Committer::Done done;
+  bool deferrable = false;  // sync mode may leave its fsync to a later one
 };
 
 }  // namespace
@@ -69,7 +70,7 @@ struct Committer::Impl {
   // Written by the committer only.
   alignas(64) std::atomic<std::uint64_t> writes{0}, syncs{0}, ops{0}, bytes{0}, sync_ns_total{0},
       sync_ns_max{0}, errors{0}, messages_stored{0}, messages_deleted{0}, messages_live{0},
-      ops_elided{0};
+      ops_elided{0}, writes_unsynced{0};
 
   void run();
   void drain_inline();
@@ -86,12 +87,14 @@ struct Committer::Impl {
 // then fsyncs if a flush, a stop or the periodic deadline asks for it.
 void Committer::Impl::run() {
   base::name_this_thread("committer");
-  const bool periodic = options.durability == Durability::periodic;
+  // Unsynced writes have a deadline in periodic mode, and in sync mode for
+  // the removals it defers; none syncs only on flush() and stop().
+  const bool timed = options.durability != Durability::none;
   std::unique_lock lock(mu);
   for (;;) {
     while (queue.empty() && !stopping && flush_target <= durable) {
       idle = true;
-      if (periodic && dirty) {
+      if (timed && dirty) {
         if (wake.wait_until(lock, sync_due) == std::cv_status::timeout) break;
       } else {
         wake.wait(lock);
@@ -111,7 +114,7 @@ void Committer::Impl::run() {
     // sync before that would have to be repeated after the rest.
     const bool want_sync =
         dirty && ((flush_target > durable && flush_target <= written) || (stopping && queue.empty()) ||
-                  (periodic && Clock::now() >= sync_due));
+                  (timed && Clock::now() >= sync_due));
     if (want_sync) {
       lock.unlock();
       sync_now();
@@ -216,7 +219,8 @@ void Committer::Impl::write_group(Pending* first, std::size_t count, std::size_t
   ops_elided.fetch_add(group.elided(), kRelaxed);
   bool ok = true;
   if (!merged.empty()) {
-    const bool sync = options.durability == Durability::sync;
+    const bool sync = options.durability == Durability::sync &&
+                      std::any_of(first, first + count, [](const Pending& p) { return !p.deferrable; });
     const auto t0 = Clock::now();
     auto status = store.write(merged, sync);
     const auto took = Clock::now() - t0;
@@ -235,9 +239,13 @@ void Committer::Impl::write_group(Pending* first, std::size_t count, std::size_t
     } else {
       if (sync) {
         record_sync(took);
-      } else if (!dirty) {
-        dirty = true;
-        sync_due = Clock::now() + options.sync_interval;
+        dirty = false;  // the fsync covered every earlier write too
+      } else {
+        if (options.durability == Durability::sync) writes_unsynced.fetch_add(1, kRelaxed);
+        if (!dirty) {
+          dirty = true;
+          sync_due = Clock::now() + options.sync_interval;
+        }
       }
       succeeded();
     }
@@ -359,7 +367,7 @@ void Committer::stop() {
   d.drain_inline();
 }
 
-void Committer::submit(WriteBatch&& batch, Done done) {
+void Committer::submit(WriteBatch&& batch, Done done, Waiter waiter) {
   auto& d = *impl_;
   const std::size_t size = batch.bytes();
   // Mode none acknowledges without waiting, but only while the writer keeps
@@ -376,7 +384,8 @@ void Committer::submit(WriteBatch&& batch, Done done) {
   bool notify = false;
   {
     std::lock_guard lock(d.mu);
-    d.queue.push_back(Pending{std::move(batch), std::move(done)});
+    const bool deferrable = waiter == Waiter::none && batch.only_removes();
+    d.queue.push_back(Pending{std::move(batch), std::move(done), deferrable});
     ++d.submitted;
     notify = d.idle;
     d.idle = false;  // one wake-up per sleep: the rest of a burst pays no syscall
@@ -422,6 +431,7 @@ CommitterStats Committer::stats() const {
   s.messages_deleted = d.messages_deleted.load(kRelaxed);
   s.messages_live = d.messages_live.load(kRelaxed);
   s.ops_elided = d.ops_elided.load(kRelaxed);
+  s.writes_unsynced = d.writes_unsynced.load(kRelaxed);
   return s;
 }
 

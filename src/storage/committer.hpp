@@ -3,7 +3,12 @@
 // connections. The durability mode decides when a batch counts as done:
 //
 //   sync      done after the WAL fsync that covers it: survives kill -9 and
-//             power loss.
+//             power loss. A batch submitted with Waiter::none that only
+//             removes data (a delivered message's record and body) is
+//             written at once but fsynced by the next fsync or within
+//             `sync_interval`, whichever comes first: nothing is
+//             acknowledged on it, and losing it brings back a delivery
+//             (sent again, as at least once allows), never loses one.
 //   periodic  done once written to the WAL (the OS page cache): survives
 //             kill -9; a power loss loses at most `sync_interval`, the
 //             period of the background fsync.
@@ -49,7 +54,9 @@ enum class Durability : std::uint8_t { sync, periodic, none };
 
 struct CommitterOptions {
   Durability durability = Durability::sync;
-  std::chrono::milliseconds sync_interval{100};  // periodic: background fsync period
+  // periodic: background fsync period; sync: longest an unacknowledged
+  // removal stays unsynced.
+  std::chrono::milliseconds sync_interval{100};
   std::size_t max_batch_bytes = 8u << 20;        // one merged write at most this large
   std::size_t max_pending_bytes = 256u << 20;    // above it, overloaded() is true
 };
@@ -58,6 +65,7 @@ struct CommitterStats {
   std::uint64_t batches_submitted = 0;
   std::uint64_t writes = 0;            // merged KvStore::write calls (group commits)
   std::uint64_t syncs = 0;             // WAL fsyncs
+  std::uint64_t writes_unsynced = 0;   // sync mode: removals left to a later fsync
   std::uint64_t ops = 0;
   std::uint64_t bytes = 0;
   std::uint64_t sync_ns_total = 0;     // time in write(sync=true) / sync_wal()
@@ -69,6 +77,9 @@ struct CommitterStats {
   std::uint64_t messages_live = 0;
   std::uint64_t ops_elided = 0;        // superseded within a group, never written
 };
+
+// Whether something is acknowledged once a batch is stored (see sync above).
+enum class Waiter : std::uint8_t { ack, none };
 
 class Committer {
  public:
@@ -91,7 +102,7 @@ class Committer {
 
   // Batches are applied in the order submit() calls return. `done` may be
   // empty. An empty batch still gets its `done` (in order).
-  void submit(WriteBatch&& batch, Done done);
+  void submit(WriteBatch&& batch, Done done, Waiter waiter = Waiter::ack);
   // Blocks until everything submitted before the call is durable (fsynced),
   // whatever the mode.
   void flush();

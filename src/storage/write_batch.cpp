@@ -34,6 +34,7 @@ void WriteBatch::add(OpKind kind, Table table, std::string_view key, std::string
   if (has_value(kind)) {
     buf_.append(head, put_varint(head, value.size()));
     buf_.append(value);
+    ++stores_;
   }
   ++ops_;
 }
@@ -63,11 +64,13 @@ void WriteBatch::unref_message(std::uint64_t id) {
 void WriteBatch::clear() noexcept {
   buf_.clear();  // keeps the capacity: a reused batch stops allocating
   ops_ = 0;
+  stores_ = 0;
 }
 
 void WriteBatch::append(const WriteBatch& other) {
   buf_.append(other.buf_);
   ops_ += other.ops_;
+  stores_ += other.stores_;
 }
 
 std::string message_key(std::uint64_t id) {

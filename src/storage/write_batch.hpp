@@ -43,12 +43,15 @@ class WriteBatch {
   // A moved-from batch is empty (not merely "valid"), so a shard can keep
   // filling the same variable after submit(std::move(batch), ...).
   WriteBatch(WriteBatch&& other) noexcept
-      : buf_(std::move(other.buf_)), ops_(std::exchange(other.ops_, 0)) {
+      : buf_(std::move(other.buf_)),
+        ops_(std::exchange(other.ops_, 0)),
+        stores_(std::exchange(other.stores_, 0)) {
     other.buf_.clear();
   }
   WriteBatch& operator=(WriteBatch&& other) noexcept {
     buf_ = std::move(other.buf_);
     ops_ = std::exchange(other.ops_, 0);
+    stores_ = std::exchange(other.stores_, 0);
     other.buf_.clear();
     return *this;
   }
@@ -62,6 +65,10 @@ class WriteBatch {
   bool empty() const noexcept { return ops_ == 0; }
   std::size_t ops() const noexcept { return ops_; }
   std::size_t bytes() const noexcept { return buf_.size(); }
+  // True when the batch only takes data away (erase, erase_prefix,
+  // unref_message): losing it in a crash brings back what it removed,
+  // never loses anything.
+  bool only_removes() const noexcept { return stores_ == 0; }
   void clear() noexcept;
   // Appends other's operations after this batch's, keeping their order.
   void append(const WriteBatch& other);
@@ -90,6 +97,7 @@ class WriteBatch {
 
   std::string buf_;
   std::size_t ops_ = 0;
+  std::size_t stores_ = 0;  // put and ref_message operations
 };
 
 template <class Fn>

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -326,6 +328,84 @@ TEST(StorageCommitter, SyncModeFsyncsEveryWrite) {
   EXPECT_EQ(store.sync_wal_calls(), 0);  // nothing is ever left unsynced
   const auto s = c.stats();
   EXPECT_EQ(s.syncs, s.writes);
+}
+
+WriteBatch erase_batch(Table t, const std::string& key) {
+  WriteBatch b;
+  b.erase(t, key);
+  b.erase_prefix(Table::inbound, key + "/");
+  return b;
+}
+
+// Submits and waits for `done`, which for a batch nothing waits on comes
+// right after its write.
+bool submit_and_wait(Committer& c, WriteBatch&& b, Waiter w) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  c.submit(std::move(b),
+           [&](bool ok) {
+             EXPECT_TRUE(ok);
+             std::lock_guard lock(mu);
+             done = true;
+             cv.notify_one();
+           },
+           w);
+  std::unique_lock lock(mu);
+  return cv.wait_for(lock, 60s, [&] { return done; });
+}
+
+TEST(StorageCommitter, SyncModeLeavesARemovalNothingWaitsOnToTheNextFsync) {
+  FakeStore store;
+  CommitterOptions o = mode(Durability::sync);
+  o.sync_interval = std::chrono::hours(1);
+  Committer c(store, o);
+  c.start();
+  c.submit(put_batch(Table::outbound, "a"), {});
+  c.submit(put_batch(Table::outbound, "b"), {});
+  c.flush();
+  const auto before = store.write_syncs().size();
+
+  ASSERT_TRUE(submit_and_wait(c, erase_batch(Table::outbound, "a"), Waiter::none));
+  EXPECT_EQ(store.write_syncs().back(), false);
+  EXPECT_FALSE(has(store, Table::outbound, "a"));
+  EXPECT_EQ(c.stats().writes_unsynced, 1u);
+
+  // The next batch an ack waits on is fsynced, and that fsync covers the
+  // removal: flush() has nothing left to sync.
+  ASSERT_TRUE(submit_and_wait(c, put_batch(Table::outbound, "c"), Waiter::ack));
+  EXPECT_EQ(store.write_syncs().back(), true);
+  c.flush();
+  EXPECT_EQ(store.sync_wal_calls(), 0);
+
+  // A removal left unsynced is synced by flush() (and so by stop()).
+  ASSERT_TRUE(submit_and_wait(c, erase_batch(Table::outbound, "b"), Waiter::none));
+  c.flush();
+  EXPECT_EQ(store.sync_wal_calls(), 1);
+  EXPECT_EQ(store.write_syncs().size(), before + 3);
+}
+
+TEST(StorageCommitter, SyncModeSyncsAnUnwaitedRemovalWithinTheInterval) {
+  FakeStore store;
+  CommitterOptions o = mode(Durability::sync);
+  o.sync_interval = 1ms;
+  Committer c(store, o);
+  c.start();
+  ASSERT_TRUE(submit_and_wait(c, erase_batch(Table::outbound, "x"), Waiter::none));
+  ASSERT_TRUE(store.wait_sync_wal_calls(1));  // no flush(): the deadline alone
+  c.stop();  // nothing left to sync
+  EXPECT_EQ(c.stats().syncs, 1u);
+}
+
+TEST(StorageCommitter, SyncModeFsyncsABatchThatStoresEvenWithNothingWaiting) {
+  FakeStore store;
+  Committer c(store, mode(Durability::sync));
+  c.start();
+  WriteBatch b = erase_batch(Table::outbound, "x");
+  b.put(Table::sessions, "client", "image");
+  ASSERT_TRUE(submit_and_wait(c, std::move(b), Waiter::none));
+  EXPECT_EQ(store.write_syncs(), (std::vector<bool>{true}));
+  EXPECT_EQ(c.stats().writes_unsynced, 0u);
 }
 
 TEST(StorageCommitter, PeriodicModeWritesWithoutSyncAndSyncsInTheBackground) {

@@ -142,6 +142,29 @@ TEST(StorageWriteBatch, MovedFromBatchIsEmptyAndCanBeRefilled) {
   EXPECT_EQ(ops_of(a)[0].key, "k2");
 }
 
+TEST(StorageWriteBatch, OnlyRemovesUntilSomethingIsStored) {
+  WriteBatch b;
+  EXPECT_TRUE(b.only_removes());
+  b.erase(Table::outbound, "a");
+  b.erase_prefix(Table::inbound, "c/");
+  b.unref_message(7);
+  EXPECT_TRUE(b.only_removes());
+
+  WriteBatch stores;
+  stores.ref_message(8, "body");
+  EXPECT_FALSE(stores.only_removes());
+  b.append(stores);
+  EXPECT_FALSE(b.only_removes());
+
+  WriteBatch moved = std::move(b);
+  EXPECT_FALSE(moved.only_removes());
+  EXPECT_TRUE(b.only_removes());  // NOLINT(bugprone-use-after-move): moved-from is empty
+  moved.clear();
+  EXPECT_TRUE(moved.only_removes());
+  moved.put(Table::sessions, "c", "s");
+  EXPECT_FALSE(moved.only_removes());
+}
+
 TEST(StorageTable, NamesAreStable) {
   // Column family names are on disk: renaming one orphans its data.
   EXPECT_EQ(table_name(Table::meta), "meta");
