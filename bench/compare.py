@@ -102,6 +102,7 @@ class Settings:
     pin_broker: Optional[str]
     pin_load: Optional[str]
     roadmq_env: dict
+    fanin_rate: float = 30000
 
     def n(self, count: int, minimum: int = 1) -> int:
         return max(minimum, round(count * self.scale))
@@ -574,11 +575,14 @@ def delivery_metrics(r: dict, receivers_per_msg: int = 1) -> dict:
     }
 
 
-def run_fanin(run: BrokerRun, s: Settings, qos: int) -> dict:
+def run_fanin(run: BrokerRun, s: Settings, qos: int, rate: Optional[float] = None) -> dict:
     # The shared group's two members are the scenario's shape, not its size.
+    # With a rate, the publishers are paced (roadmq-bench spreads it over
+    # them), so batch sizes do not depend on how fast the load generator is.
+    pace = ["--rate", f"{rate:g}"] if rate else []
     r = pub_sub(run,
                 ["sub", "--shared", "g", "-t", "bench/#", "-q", str(qos), "--allow-loss"],
-                ["pub", "-q", str(qos), "-t", "bench/%i", "--size", "64"],
+                ["pub", "-q", str(qos), "-t", "bench/%i", "--size", "64"] + pace,
                 pub_d=s.secs(10), subs=2, pubs=s.n(100))
     m = delivery_metrics(r)
     if qos:
@@ -742,6 +746,15 @@ SCENARIOS = [
               Col("ack_p99_us", "ack-p99-ms", "ms"), Col("lost", "lost", "int")],
              higher_better=["delivered_per_s"],
              lower_better=["cpu_us_per_msg", "lat_p99_us", "ack_p99_us"]),
+    Scenario("fanin-rate",
+             lambda s: f"fanin-rate ({s.n(100)} pub -> $share group of 2, QoS 0, 64 B, "
+                       f"{s.fanin_rate:g} msg/s in all, {s.secs(10):g} s)",
+             lambda r, s: run_fanin(r, s, 0, rate=s.fanin_rate),
+             [Col("delivered_per_s", "delivered/s", "int"),
+              Col("published_per_s", "published/s", "int"),
+              Col("cpu_us_per_msg", "cpu-us/msg", "f2"), Col("lat_p50_us", "p50-ms", "ms"),
+              Col("lat_p99_us", "p99-ms", "ms"), Col("lost", "lost", "int")],
+             lower_better=["cpu_us_per_msg", "lat_p99_us"]),
     Scenario("fanout",
              lambda s: f"fanout (1 pub -> {s.n(1000):,} subs, QoS 0, 64 B, "
                        f"{s.fanout_rate:g} msg/s, {s.secs(10):g} s)",
@@ -983,6 +996,8 @@ scenarios (sizes at --scale 1):
   idle      10,000 idle connections: broker RSS before / with them, bytes per connection
   fanin-q0  100 publishers at full speed -> $share group of 2 subscribers, QoS 0, 64 B, 10 s
   fanin-q1  the same at QoS 1 on both sides; also PUBACK latency
+  fanin-rate the same at QoS 0, paced to --fanin-rate msg/s in all: CPU per message at
+            a rate every broker keeps up with, independent of the load generator's speed
   fanout    1 publisher at --fanout-rate msg/s -> 1,000 subscribers, QoS 0, 10 s
   pairs     1,000 publisher/subscriber pairs, QoS 1, 10 msg/s each, 20 s: latency
   storm     10,000 persistent MQTT 5 sessions, then all reconnect at once: time until all back
@@ -1023,6 +1038,8 @@ def parse_args(argv: list):
                     help="multiplies client counts and durations (default 1; 0.1 for a quick try)")
     ap.add_argument("--shards", type=int, default=0,
                     help="RoadMQ node.shards (default 0 = one per core)")
+    ap.add_argument("--fanin-rate", type=float, default=30000,
+                    help="fanin-rate: publishers' total msg/s (default 30000)")
     ap.add_argument("--fanout-rate", type=float, default=500,
                     help="fanout: publisher msg/s (default 500 = 500k deliveries/s at scale 1)")
     ap.add_argument("--roadmq-env", action="append", metavar="ROADMQ_KEY=VALUE",
@@ -1060,7 +1077,8 @@ def main(argv: list) -> int:
     args = parse_args(argv)
     s = Settings(roadmq_bin=args.roadmq_bin, bench_bin=args.bench_bin, scale=args.scale,
                  shards=args.shards, fanout_rate=args.fanout_rate, pin_broker=args.pin_broker,
-                 pin_load=args.pin_load, roadmq_env=parse_env(args.roadmq_env))
+                 pin_load=args.pin_load, roadmq_env=parse_env(args.roadmq_env),
+                 fanin_rate=args.fanin_rate)
     brokers = parse_brokers(args)
     scenarios = parse_scenarios(args.scenarios)
     check_binaries(s, brokers)

@@ -51,6 +51,8 @@ class Count {
   X(skipped)            /* paced sends that found the client offline or blocked */      \
   X(inflight)           /* gauge: QoS 1/2 publishes awaiting acks */                    \
   X(finals_pending)     /* gauge: publishers yet to send their final message */         \
+  X(finals_sent)        /* messages flagged final, published */                         \
+  X(finals_received)    /* messages flagged final, received (first copy) */             \
   X(publishers_done)    /* publishers that sent their --count */                        \
   X(received)           /* deliveries of our own payloads (pub/sub streams, uplinks) */ \
   X(foreign)            /* deliveries without our header, or of another run */          \

@@ -369,7 +369,8 @@ const std::array kOptions = {
                  return {};
                })},
     OptionSpec{"grace", 0, kFleet, "TIME",
-               "after the run, how long downlinks and reconnects may take (default 5s)",
+               "after the run, how long downlinks, reconnects and the vehicles' last uplinks may take "
+               "(default 5s)",
                SET({ return set_duration(o.fleet.grace, v, "--grace", Millis(0)); })},
     OptionSpec{"vin-prefix", 0, kFleet, "TEXT",
                "VINs are this prefix + zero-padded index, 17 chars (default RMQB)", SET({

@@ -260,8 +260,11 @@ int Runner::go() {
       [&] {
         const CounterSnapshot s = totals();
         if (s.finals_pending > 0 || s.inflight > 0) return false;
+        // The platform is in this process: a final acknowledged to its
+        // vehicle may still be on its way to the platform.
         if (opt_.command == Command::fleet)
-          return s.downlinks_received >= s.downlinks_sent || opt_.allow_loss;
+          return (s.downlinks_received >= s.downlinks_sent && s.finals_received >= s.finals_sent) ||
+                 opt_.allow_loss;
         return true;
       },
       grace, 2);

@@ -379,7 +379,8 @@ void Worker::on_message(Client& c, const mqtt::Publish& p) {
     counters_.foreign.add();
     return;
   }
-  s.table->record(*h, static_cast<std::uint8_t>(p.qos));
+  const auto outcome = s.table->record(*h, static_cast<std::uint8_t>(p.qos));
+  if (h->is_final() && outcome != SequenceTracker::Outcome::duplicate) counters_.finals_received.add();
   counters_.received.add();
   if (counters_.first_receive_ns.get() == 0) counters_.first_receive_ns.set(now);
   counters_.last_receive_ns.set(now);
@@ -467,6 +468,7 @@ std::uint64_t Worker::send_from(Slot& s, std::uint64_t max) {
   c.flush();
   counters_.published.add(n);
   if (limit > 0 && s.next_seq == limit) {
+    counters_.finals_sent.add();
     s.done = true;
     counters_.publishers_done.add();
   }
@@ -485,6 +487,7 @@ void Worker::try_final(Slot& s) {
   c.publish(s.spec->topic, opt_.qos, opt_.retain, h, opt_.payload_size);
   c.flush();
   counters_.published.add();
+  counters_.finals_sent.add();
   s.final_pending = false;
   s.done = true;
   counters_.finals_pending.sub();
