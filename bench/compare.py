@@ -917,8 +917,9 @@ def machine_facts(s: Settings) -> dict:
     }
 
 
-def markdown(started: str, facts: dict, command: str, tables: list) -> str:
-    out = [f"## Broker comparison, {started}", ""]
+def markdown(started: str, facts: dict, command: str, tables: list,
+             title: str = "Broker comparison") -> str:
+    out = [f"## {title}, {started}", ""]
     out += [f"- {k}: {v}" for k, v in facts.items()]
     out += ["", "```sh", command, "```", ""]
     for t in tables:

@@ -38,8 +38,8 @@ import os
 import shlex
 import statistics
 import sys
-import tempfile
 import shutil
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -171,10 +171,14 @@ def shard_threads(pid: int, shards: int, timeout: float = 10.0) -> list:
 
 # ── one run ──────────────────────────────────────────────────────────────────
 
+def settings(args, shards: int) -> cmp.Settings:
+    return cmp.Settings(roadmq_bin=args.roadmq_bin, bench_bin=args.bench_bin, scale=args.scale,
+                        shards=shards, fanout_rate=0, pin_broker=None, pin_load=None,
+                        roadmq_env=cmp.parse_env(args.roadmq_env))
+
+
 def run_once(args, shards: int, rnd: int, ports: cmp.PortPool, work: Path) -> dict:
-    s = cmp.Settings(roadmq_bin=args.roadmq_bin, bench_bin=args.bench_bin, scale=args.scale,
-                     shards=shards, fanout_rate=0, pin_broker=None, pin_load=None,
-                     roadmq_env=cmp.parse_env(args.roadmq_env))
+    s = settings(args, shards)
     workdir = work / f"r{rnd}-s{shards}"
     workdir.mkdir(parents=True)
     result = {"shards": shards, "round": rnd, "metrics": {}, "problems": []}
@@ -325,20 +329,16 @@ def main(argv: list) -> int:
              f"medians of {args.rounds} round(s)")
     text = title + "\n" + table(summary, args.counts, args.shard_cpu)
     print(text, flush=True)
-    facts = {"cpu": cmp.read_first("/proc/cpuinfo", "model name"), "nproc": os.cpu_count(),
-             "kernel": os.uname().release,
-             "cgroup": "v2" if (CGROUP_V2 / "cgroup.controllers").exists() else "v1",
-             "roadmq": cmp.first_line([args.roadmq_bin, "--version"])}
+    facts = cmp.machine_facts(settings(args, args.counts[0]))
+    facts["cgroup"] = "v2" if (CGROUP_V2 / "cgroup.controllers").exists() else "v1"
+    command = shlex.join([sys.argv[0]] + argv)
     if args.json:
         Path(args.json).write_text(json.dumps(
-            {"started": started, "command": shlex.join([sys.argv[0]] + argv), "machine": facts,
+            {"started": started, "command": command, "machine": facts,
              "summary": summary, "runs": results}, indent=1))
     if args.markdown:
         with open(args.markdown, "a") as f:
-            f.write("\n".join([f"## Shard scaling, {started}", ""] +
-                              [f"- {k}: {v}" for k, v in facts.items()] +
-                              ["", "```sh", shlex.join([sys.argv[0]] + argv), "```", "",
-                               "```", text, "```", ""]) + "\n")
+            f.write(cmp.markdown(started, facts, command, [text], title="Shard scaling") + "\n")
     return 0 if all(summary[n]["runs"] for n in args.counts) else 1
 
 

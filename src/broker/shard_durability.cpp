@@ -144,10 +144,13 @@ void ShardBroker::commit_run() {
   const bool awaited = !gates.empty() || std::any_of(back.begin(), back.end(), [](const auto& r) { return !r.empty(); });
   committer_->submit(
       store_->take_batch(),
-      [node = &node_, self = id_, gates = std::move(gates), back = std::move(back), awaited](bool ok) {
+      [node = &node_, self = id_, gates = std::move(gates), back = std::move(back), awaited](bool ok) mutable {
         if (ok && !awaited) return;  // nothing to release: spare the shard a wake-up
-        // On the committer's thread: hand the result to this shard.
-        node->runtime().post(self, [node, self, gates, back, ok] { node->shard(self).finish_commit(gates, back, ok); });
+        // On the committer's thread, called once: hand the result (moved,
+        // not copied) to this shard.
+        node->runtime().post(self, [node, self, gates = std::move(gates), back = std::move(back), ok] {
+          node->shard(self).finish_commit(gates, back, ok);
+        });
       },
       awaited ? storage::Waiter::ack : storage::Waiter::none);
 }

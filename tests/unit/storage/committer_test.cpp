@@ -21,9 +21,10 @@ using test::FakeStore;
 using test::TempDir;
 using ::testing::HasSubstr;
 
-CommitterOptions mode(Durability d) {
+CommitterOptions mode(Durability d, std::chrono::milliseconds sync_interval = CommitterOptions{}.sync_interval) {
   CommitterOptions o;
   o.durability = d;
+  o.sync_interval = sync_interval;
   return o;
 }
 
@@ -357,9 +358,7 @@ bool submit_and_wait(Committer& c, WriteBatch&& b, Waiter w) {
 
 TEST(StorageCommitter, SyncModeLeavesARemovalNothingWaitsOnToTheNextFsync) {
   FakeStore store;
-  CommitterOptions o = mode(Durability::sync);
-  o.sync_interval = std::chrono::hours(1);
-  Committer c(store, o);
+  Committer c(store, mode(Durability::sync, std::chrono::hours(1)));
   c.start();
   c.submit(put_batch(Table::outbound, "a"), {});
   c.submit(put_batch(Table::outbound, "b"), {});
@@ -387,9 +386,7 @@ TEST(StorageCommitter, SyncModeLeavesARemovalNothingWaitsOnToTheNextFsync) {
 
 TEST(StorageCommitter, SyncModeSyncsAnUnwaitedRemovalWithinTheInterval) {
   FakeStore store;
-  CommitterOptions o = mode(Durability::sync);
-  o.sync_interval = 1ms;
-  Committer c(store, o);
+  Committer c(store, mode(Durability::sync, 1ms));
   c.start();
   ASSERT_TRUE(submit_and_wait(c, erase_batch(Table::outbound, "x"), Waiter::none));
   ASSERT_TRUE(store.wait_sync_wal_calls(1));  // no flush(): the deadline alone
@@ -410,9 +407,7 @@ TEST(StorageCommitter, SyncModeFsyncsABatchThatStoresEvenWithNothingWaiting) {
 
 TEST(StorageCommitter, PeriodicModeWritesWithoutSyncAndSyncsInTheBackground) {
   FakeStore store;
-  CommitterOptions o = mode(Durability::periodic);
-  o.sync_interval = 1ms;
-  Committer c(store, o);
+  Committer c(store, mode(Durability::periodic, 1ms));
   c.start();
   std::atomic<bool> done{false};
   c.submit(put_batch(Table::outbound, "k"), [&](bool ok) {
@@ -435,9 +430,7 @@ TEST(StorageCommitter, PeriodicModeWritesWithoutSyncAndSyncsInTheBackground) {
 
 TEST(StorageCommitter, PeriodicFlushSyncsWithoutWaitingForTheInterval) {
   FakeStore store;
-  CommitterOptions o = mode(Durability::periodic);
-  o.sync_interval = std::chrono::hours(1);
-  Committer c(store, o);
+  Committer c(store, mode(Durability::periodic, std::chrono::hours(1)));
   c.start();
   int dones = 0;
   for (int i = 0; i < 10; ++i) c.submit(put_batch(Table::outbound, std::to_string(i)), [&](bool) { ++dones; });
@@ -518,9 +511,7 @@ TEST(StorageCommitter, FlushWaitsForEverythingBeforeIt) {
 TEST(StorageCommitter, StopDrainsAndCanBeCalledTwice) {
   for (const auto d : {Durability::sync, Durability::periodic, Durability::none}) {
     FakeStore store;
-    CommitterOptions o = mode(d);
-    o.sync_interval = std::chrono::hours(1);
-    Committer c(store, o);
+    Committer c(store, mode(d, std::chrono::hours(1)));
     c.start();
     std::atomic<int> dones{0};
     for (int i = 0; i < 500; ++i) c.submit(put_batch(Table::outbound, std::to_string(i)), [&](bool) { ++dones; });

@@ -18,13 +18,18 @@ namespace {
 
 using test::dump;
 
+WriteBatch built(const GroupWrites& g) {
+  WriteBatch out;
+  g.build(out);
+  return out;
+}
+
 TEST(StorageGroupWrites, APutErasedInTheSameGroupLeavesOnlyTheTombstone) {
   GroupWrites g;
   g.put(Table::outbound, "s/1", "record");
   g.put(Table::outbound, "s/2", "record");
   g.erase(Table::outbound, "s/1");
-  WriteBatch out;
-  g.build(out);
+  const WriteBatch out = built(g);
   EXPECT_EQ(out.ops(), 2u);  // put s/2, erase s/1
   EXPECT_EQ(g.elided(), 1u);
   std::vector<std::string> seen;
@@ -37,8 +42,7 @@ TEST(StorageGroupWrites, ABodyWrittenAndDeletedInTheGroupNeverReachesTheDisk) {
   const auto key = message_key(9);
   g.put_body(key, "body");
   g.erase_body(key);
-  WriteBatch out;
-  g.build(out);
+  const WriteBatch out = built(g);
   EXPECT_TRUE(out.empty());
   EXPECT_EQ(g.elided(), 2u);
 }
@@ -48,8 +52,7 @@ TEST(StorageGroupWrites, ABodyDeletedThenWrittenAgainKeepsBoth) {
   const auto key = message_key(9);
   g.erase_body(key);  // on disk from an earlier group
   g.put_body(key, "body");
-  WriteBatch out;
-  g.build(out);
+  const WriteBatch out = built(g);
   EXPECT_EQ(out.ops(), 2u);
   EXPECT_EQ(g.elided(), 0u);
 }
@@ -58,8 +61,7 @@ TEST(StorageGroupWrites, TheSameKeyInAnotherTableIsAnotherKey) {
   GroupWrites g;
   g.put(Table::outbound, "k", "a");
   g.erase(Table::inbound, "k");
-  WriteBatch out;
-  g.build(out);
+  const WriteBatch out = built(g);
   EXPECT_EQ(out.ops(), 2u);
   EXPECT_EQ(g.elided(), 0u);
 }
@@ -69,8 +71,7 @@ TEST(StorageGroupWrites, ClearForgetsTheGroup) {
   g.put(Table::outbound, "k", "a");
   g.clear();
   g.erase(Table::outbound, "k");
-  WriteBatch out;
-  g.build(out);
+  const WriteBatch out = built(g);
   EXPECT_EQ(out.ops(), 1u);
   EXPECT_EQ(g.elided(), 0u);
 }
@@ -134,8 +135,7 @@ TEST(StorageGroupWrites, RandomGroupsLeaveWhatTheFullGroupLeaves) {
           break;
       }
     }
-    WriteBatch out;
-    g.build(out);
+    const WriteBatch out = built(g);
     EXPECT_LE(out.ops(), all.ops());
     elided_total += g.elided();
     ASSERT_TRUE(full->write(all, false));
