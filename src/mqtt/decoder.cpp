@@ -520,32 +520,38 @@ PacketResult decode_connack(WireReader& r, ProtocolVersion version) {
   return Packet{std::move(c)};
 }
 
-PacketResult decode_publish(WireReader& r, std::uint8_t flags, ProtocolVersion version) {
-  Publish p;
+// Fills `p`, which may hold a previous packet's fields.
+Status decode_publish_into(WireReader& r, std::uint8_t flags, ProtocolVersion version, Publish& p) {
   p.qos = static_cast<QoS>((flags >> 1) & 0x03);  // QoS 3 refused with the header
   p.retain = (flags & 0x01) != 0;
   p.dup = (flags & 0x08) != 0;
+  p.packet_id = PacketId{};
+  p.properties.clear();
 
   std::string_view topic;
-  if (auto st = read_utf8(r, topic); !st) return Unexpected{st.error()};
+  if (auto st = read_utf8(r, topic); !st) return st;
   if (p.qos != QoS::at_most_once) {
-    if (auto st = read_packet_id(r, p.packet_id); !st) return Unexpected{st.error()};
+    if (auto st = read_packet_id(r, p.packet_id); !st) return st;
   }
   if (is_v5(version)) {
-    if (auto st = read_properties(r, PropertyScope::publish, p.properties); !st) {
-      return Unexpected{st.error()};
-    }
+    if (auto st = read_properties(r, PropertyScope::publish, p.properties); !st) return st;
   }
   // 5.0 lets a Topic Alias stand in for the name; the session resolves it.
   if (topic.empty() && is_v5(version)) {
     if (!p.properties.has(PropertyId::topic_alias)) {
       return protocol_error("[MQTT-3.3.2.3.4] empty Topic Name without a Topic Alias");
     }
-  } else if (auto err = validate_topic_name(topic)) {
+  } else if (auto err = check_topic_name_shape(topic)) {  // read_utf8() checked the encoding
     return Unexpected{*err};
   }
   p.topic.assign(topic);
   p.payload.assign(as_chars(r.rest()));
+  return {};
+}
+
+PacketResult decode_publish(WireReader& r, std::uint8_t flags, ProtocolVersion version) {
+  Publish p;
+  if (auto st = decode_publish_into(r, flags, version, p); !st) return Unexpected{st.error()};
   return Packet{std::move(p)};
 }
 
@@ -768,6 +774,25 @@ FrameResult parse_frame(std::span<const std::uint8_t> bytes, std::uint32_t max_p
   result.frame.header = header;
   result.frame.body = bytes.subspan(header.header_size, header.remaining_length);
   return result;
+}
+
+std::optional<CodecError> decode_packet_into(const Frame& frame, ProtocolVersion version, Packet& out) {
+  if (frame.header.type != PacketType::publish) {
+    auto decoded = decode_packet(frame, version);
+    if (!decoded) return decoded.error();
+    out = std::move(*decoded);
+    return std::nullopt;
+  }
+  // PUBLISH, nearly every packet: decoded in place, without moving a
+  // Publish into the result and from there into `out`.
+  const auto type = static_cast<std::uint8_t>(frame.header.type);
+  if (auto err = check_type_and_flags(type, frame.header.flags, version)) return err;
+  if (auto err = check_fixed_length(frame.header.type, frame.body.size(), version)) return err;
+  Publish* p = std::get_if<Publish>(&out);
+  if (p == nullptr) p = &out.emplace<Publish>();
+  WireReader r(frame.body);
+  if (auto st = decode_publish_into(r, frame.header.flags, version, *p); !st) return st.error();
+  return std::nullopt;
 }
 
 Expected<Packet, CodecError> decode_packet(const Frame& frame, ProtocolVersion version) {

@@ -20,6 +20,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -61,6 +62,10 @@ FrameResult parse_frame(std::span<const std::uint8_t> bytes, std::uint32_t max_p
 // Decodes a CONNECT frame regardless of the version in force (the version is
 // learnt from CONNECT itself); any other frame under `version`.
 Expected<Packet, CodecError> decode_packet(const Frame& frame, ProtocolVersion version);
+// The same into `out`, reusing it when it already holds a PUBLISH (a stream
+// decoder's packet between two frames). On error `out` holds an unspecified
+// packet.
+std::optional<CodecError> decode_packet_into(const Frame& frame, ProtocolVersion version, Packet& out);
 
 // The remaining-length / property-length encoding [MQTT-1.5.5].
 struct VarInt {

@@ -127,17 +127,15 @@ StreamDecoder::Status StreamDecoder::next(Packet& out) {
     case FrameStatus::complete:
       break;
   }
-  auto decoded = decode_packet(fr.frame, version_);
-  if (!decoded) {
+  if (auto err = decode_packet_into(fr.frame, version_, out)) {
     failed_ = true;
-    error_ = decoded.error();
+    error_ = *err;
     return Status::error;
   }
   begin_ += fr.frame.header.packet_size();
   if (begin_ == end_) begin_ = end_ = 0;
   // A broker learns the version from CONNECT; every later frame follows it.
-  if (const auto* connect = std::get_if<Connect>(&*decoded)) version_ = connect->version;
-  out = std::move(*decoded);
+  if (const auto* connect = std::get_if<Connect>(&out)) version_ = connect->version;
   return Status::packet;
 }
 

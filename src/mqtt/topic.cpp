@@ -1,6 +1,8 @@
 #include "mqtt/topic.hpp"
 
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 
 #include "base/assert.hpp"
 #include "mqtt/utf8.hpp"
@@ -55,9 +57,26 @@ std::optional<CodecError> check_string(std::string_view s, const StringRules& ru
 
 constexpr bool is_wildcard(char c) noexcept { return c == '+' || c == '#'; }
 
+constexpr std::uint64_t kLowBits = 0x0101'0101'0101'0101ULL;
+constexpr std::uint64_t kHighBits = 0x8080'8080'8080'8080ULL;
+
+// Non-zero iff some byte of `w` equals `c` (borrow trick; exact for "any").
+constexpr bool has_byte(std::uint64_t w, char c) noexcept {
+  const std::uint64_t x = w ^ (kLowBits * static_cast<unsigned char>(c));
+  return ((x - kLowBits) & ~x & kHighBits) != 0;
+}
+
+// Every PUBLISH is checked: eight bytes per step.
 bool contains_wildcard(std::string_view s) noexcept {
-  for (char c : s) {
-    if (is_wildcard(c)) return true;
+  const char* p = s.data();
+  std::size_t n = s.size();
+  for (; n >= 8; p += 8, n -= 8) {
+    std::uint64_t w;
+    std::memcpy(&w, p, sizeof w);
+    if (has_byte(w, '+') || has_byte(w, '#')) return true;
+  }
+  for (; n > 0; ++p, --n) {
+    if (is_wildcard(*p)) return true;
   }
   return false;
 }
@@ -107,6 +126,11 @@ Level level_at(std::string_view s, std::size_t pos) noexcept {
 
 std::optional<CodecError> validate_topic_name(std::string_view name) noexcept {
   if (auto err = check_string(name, kNameRules)) return err;
+  return check_topic_name_shape(name);
+}
+
+std::optional<CodecError> check_topic_name_shape(std::string_view name) noexcept {
+  if (name.empty()) return CodecError{kNameRules.reason, kNameRules.empty};
   if (contains_wildcard(name)) {
     return CodecError{ReasonCode::topic_name_invalid,
                       "[MQTT-3.3.2-2] Topic Name must not contain '+' or '#'"};

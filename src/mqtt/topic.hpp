@@ -16,6 +16,11 @@ namespace roadmq::mqtt {
 // UTF-8 [MQTT-1.5.4]. Error reason: 0x90 Topic Name invalid.
 std::optional<CodecError> validate_topic_name(std::string_view name) noexcept;
 
+// The rules of validate_topic_name() beyond the UTF-8 encoding, for a name
+// whose encoding the caller has already checked (the decoder, on every
+// PUBLISH): non-empty, no '+' or '#'.
+std::optional<CodecError> check_topic_name_shape(std::string_view name) noexcept;
+
 // A topic filter (SUBSCRIBE/UNSUBSCRIBE), shared or not: non-empty
 // [MQTT-4.7.3-1], '#' alone in the last level [MQTT-4.7.1-2], '+' alone in
 // its level [MQTT-4.7.1-3], a well-formed $share prefix. Error: 0x8F.

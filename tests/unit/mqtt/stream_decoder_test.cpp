@@ -138,6 +138,36 @@ TEST(StreamDecoder, ByteByByte) {
   EXPECT_EQ(d.buffered(), 0u);
 }
 
+TEST(StreamDecoder, APublishDecodedIntoTheLastOneKeepsNothingOfIt) {
+  // next() decodes a PUBLISH into the packet it is handed when that already
+  // holds one (a connection reuses its packet): fields the new frame does
+  // not carry must come out at their defaults, not as the last frame's.
+  const Bytes first = pkt(0x3B, cat({{0x00, 0x03, 'a', '/', 'b', 0x00, 0x09},
+                                     {0x07, 0x26, 0x00, 0x01, 'k', 0x00, 0x01, 'v'},  // User Property
+                                     {'o', 'l', 'd'}}));  // QoS 1, DUP, RETAIN
+  const Bytes second = pkt(0x30, {0x00, 0x01, 'c', 0x00, 'n'});  // QoS 0, no properties
+  StreamDecoder d(kMaxPacketSize, v5);
+  d.feed(cat({first, second}));
+  Packet p;
+  ASSERT_EQ(d.next(p), StreamDecoder::Status::packet);
+  const auto& a = std::get<Publish>(p);
+  EXPECT_EQ(a.packet_id, PacketId{9});
+  EXPECT_TRUE(a.dup && a.retain);
+  EXPECT_EQ(a.properties.size(), 1u);
+  EXPECT_EQ(a.payload, "old");
+  Publish moved = std::move(std::get<Publish>(p));  // as the broker does
+  ASSERT_EQ(d.next(p), StreamDecoder::Status::packet);
+  const auto& b = std::get<Publish>(p);
+  EXPECT_EQ(b, (Publish{"c", "n", QoS::at_most_once, false, false, PacketId{}, {}}));
+  EXPECT_EQ(moved.topic, "a/b");
+  // After another packet type, a PUBLISH is decoded as usual.
+  d.feed(cat({kPingreq, second}));
+  ASSERT_EQ(d.next(p), StreamDecoder::Status::packet);
+  EXPECT_TRUE(std::holds_alternative<Pingreq>(p));
+  ASSERT_EQ(d.next(p), StreamDecoder::Status::packet);
+  EXPECT_EQ(std::get<Publish>(p).topic, "c");
+}
+
 TEST(StreamDecoder, ManyFramesInOneFeed) {
   Bytes stream;
   for (std::uint16_t id = 1; id <= 100; ++id) {

@@ -230,6 +230,40 @@ TEST(TopicFilter, FirstErrorWins) {
   EXPECT_TRUE(validate_topic_filter("a+/#/b")->rule.starts_with("[MQTT-4.7.1-3]"));
 }
 
+TEST(TopicName, FindsAWildcardAtEveryPosition) {
+  // The scan reads eight bytes at a time, then the tail byte by byte: try a
+  // '+' and a '#' at each offset of names spanning several words, and every
+  // byte value that is neither next to them.
+  for (std::size_t size = 1; size <= 26; ++size) {
+    for (std::size_t at = 0; at < size; ++at) {
+      for (char wildcard : {'+', '#'}) {
+        std::string name(size, 'a');
+        name[at] = wildcard;
+        const auto err = validate_topic_name(name);
+        ASSERT_TRUE(err.has_value()) << printable(name);
+        EXPECT_TRUE(err->rule.starts_with("[MQTT-3.3.2-2]")) << printable(name);
+        EXPECT_TRUE(check_topic_name_shape(name).has_value()) << printable(name);
+      }
+    }
+  }
+  std::string bytes;
+  for (int b = 1; b < 0x80; ++b)
+    if (b != '+' && b != '#') bytes.push_back(static_cast<char>(b));
+  EXPECT_FALSE(validate_topic_name(bytes).has_value());
+  // Bytes one above and below each wildcard must not be mistaken for it.
+  EXPECT_FALSE(check_topic_name_shape(",*\x22$,*\x22$,*\x22$").has_value());
+}
+
+TEST(TopicName, ShapeCheckLeavesTheEncodingToTheCaller) {
+  EXPECT_TRUE(check_topic_name_shape("")->rule.starts_with("[MQTT-4.7.3-1]"));
+  EXPECT_TRUE(check_topic_name_shape("a/+")->rule.starts_with("[MQTT-3.3.2-2]"));
+  EXPECT_FALSE(check_topic_name_shape("sport/tennis/player1").has_value());
+  // Ill-formed UTF-8 passes here; the decoder rejected it before (see
+  // malformed_test.cpp), and validate_topic_name() checks it itself.
+  EXPECT_FALSE(check_topic_name_shape("a\xC0").has_value());
+  EXPECT_TRUE(validate_topic_name("a\xC0")->rule.starts_with("[MQTT-1.5.4-1]"));
+}
+
 TEST(TopicFilter, EveryValidNameIsAValidFilter) {
   for (std::string_view name : {"a", "/", "a//b", "$SYS/x", "sport/tennis/player1"}) {
     EXPECT_FALSE(validate_topic_name(name).has_value()) << name;
