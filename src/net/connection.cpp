@@ -354,6 +354,12 @@ void Connection::flush() {
   defer_action(kFlush);
 }
 
+void Connection::prepare_output(std::size_t bytes) {
+  std::vector<std::uint8_t>& storage = out_.bytes();
+  if (storage.capacity() != 0) return;
+  if (!shard_->output_spares().lend(storage)) storage.reserve(bytes);
+}
+
 void Connection::do_write() {
   flush_requested_ = false;
   if (write_wait_pending_) return;
@@ -386,7 +392,7 @@ void Connection::do_write() {
 
 void Connection::after_output_progress() {
   const ConnectionOptions& o = options();
-  if (out_.empty()) out_.trim(o.idle_output_capacity);
+  if (out_.empty()) out_.trim(o.idle_output_capacity, shard_->output_spares());
   if (bp_paused_ && out_.size() <= o.low_watermark) {
     bp_paused_ = false;
     if (state_ == State::open) {

@@ -176,6 +176,9 @@ class Connection : public ShardObject {
 
   // Output: append, then flush(). Appends without a flush are not written.
   OutputBuffer& out() noexcept { return out_; }
+  // Before appending to out().bytes() without storage (a burst starting):
+  // takes a drained buffer the shard keeps, or reserves `bytes` afresh.
+  void prepare_output(std::size_t bytes);
   void flush();
   std::size_t output_pending() const noexcept { return out_.size(); }
   // True from high_watermark until drained to low_watermark.

@@ -44,7 +44,9 @@ class Counter {
   X(migrations_out)                                                                   \
   X(migrations_in)                                                                    \
   X(mailbox_tasks)        /* cross-shard tasks run */                                 \
-  X(mailbox_wakeups)      /* mailbox drains: tasks/wakeups is the batching factor */
+  X(mailbox_wakeups)      /* mailbox drains: tasks/wakeups is the batching factor */ \
+  X(output_spares_lent)   /* drained output buffers reused by a connection */         \
+  X(output_spare_bytes)   /* gauge: capacity of the drained buffers a shard keeps */
 
 struct NetCountersSnapshot {
 #define ROADMQ_X(name) std::uint64_t name = 0;

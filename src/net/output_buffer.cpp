@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base/assert.hpp"
+#include "net/output_spares.hpp"
 
 namespace roadmq::net {
 
@@ -112,6 +113,12 @@ void OutputBuffer::clear() noexcept {
 void OutputBuffer::trim(std::size_t keep_bytes) noexcept {
   if (!empty()) return;
   if (bytes_.capacity() > keep_bytes) std::vector<std::uint8_t>().swap(bytes_);
+  shared_.reset();
+}
+
+void OutputBuffer::trim(std::size_t keep_bytes, OutputSpares& spares) noexcept {
+  if (!empty()) return;
+  if (bytes_.capacity() > keep_bytes) spares.give(bytes_);
   shared_.reset();
 }
 

@@ -23,6 +23,8 @@
 
 namespace roadmq::net {
 
+class OutputSpares;
+
 class OutputBuffer {
  public:
   // Blocks shorter than this are copied by append_shared(): an extra iovec
@@ -67,6 +69,9 @@ class OutputBuffer {
   // When empty, frees storage above `keep_bytes` so an idle connection does
   // not keep the buffer of its last burst.
   void trim(std::size_t keep_bytes) noexcept;
+  // As trim(), but storage above `keep_bytes` goes to `spares` for another
+  // connection's next burst (which frees it when it has no room).
+  void trim(std::size_t keep_bytes, OutputSpares& spares) noexcept;
 
  private:
   struct Segment {

@@ -32,6 +32,7 @@
 #include "base/assert.hpp"
 #include "net/counters.hpp"
 #include "net/mailbox.hpp"
+#include "net/output_spares.hpp"
 #include "net/shard_id.hpp"
 #include "net/timer_queue.hpp"
 
@@ -118,6 +119,12 @@ class Shard {
   NetCounters& counters() noexcept { return counters_; }
   const NetCounters& counters() const noexcept { return counters_; }
 
+  // Drained connection output buffers kept for the next burst (shard thread only).
+  OutputSpares& output_spares() noexcept {
+    ROADMQ_ASSERT(is_current());
+    return output_spares_;
+  }
+
   bool accepting() const noexcept { return accepting_.load(std::memory_order_acquire); }
 
  private:
@@ -150,6 +157,7 @@ class Shard {
   ShardObject* reg_head_ = nullptr;
   std::size_t registered_count_ = 0;
   NetCounters counters_;
+  OutputSpares output_spares_{counters_};
   std::thread thread_;
 };
 

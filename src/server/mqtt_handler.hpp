@@ -31,10 +31,11 @@ class MqttHandler final : public net::ConnectionHandler, public broker::Transpor
 
   // broker::Transport
   mqtt::ByteBuffer& output() override {
-    // Output storage is freed once written (idle connections keep none); a
-    // burst starts with room for many packets rather than a doubling series.
+    // Output storage goes back to the shard once written (idle connections
+    // keep none); a burst starts in a buffer the shard kept, or with room
+    // for several packets rather than a doubling series.
     auto& bytes = connection().out().bytes();
-    if (bytes.capacity() == 0) bytes.reserve(kFirstOutputBytes);
+    if (bytes.capacity() == 0) connection().prepare_output(kFirstOutputBytes);
     return bytes;
   }
   void flush() override { connection().flush(); }

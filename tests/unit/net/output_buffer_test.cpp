@@ -1,4 +1,5 @@
 #include "net/output_buffer.hpp"
+#include "net/output_spares.hpp"
 
 #include <gtest/gtest.h>
 
@@ -107,6 +108,58 @@ TEST(NetOutputBuffer, TrimReleasesABurstOnlyWhenDrained) {
   b.consume(100);
   b.trim(512);
   EXPECT_GT(b.capacity_bytes(), 0u);  // small buffers stay for reuse
+}
+
+class NetOutputSpares : public ::testing::Test {
+ protected:
+  NetCounters counters;
+  OutputSpares spares{counters};
+};
+
+TEST_F(NetOutputSpares, AConnectionsDrainedBurstIsLentToTheNextBurst) {
+  OutputBuffer a;
+  a.append(std::string(100000, 'q'));
+  a.consume(100000);
+  a.trim(0, spares);
+  EXPECT_EQ(a.capacity_bytes(), 0u);  // the connection keeps nothing
+  EXPECT_EQ(spares.count(), 1u);
+  EXPECT_GE(counters.output_spare_bytes.get(), 100000u);
+
+  OutputBuffer b;
+  ASSERT_TRUE(spares.lend(b.bytes()));
+  EXPECT_GE(b.capacity_bytes(), 100000u);
+  EXPECT_EQ(b.size(), 0u);
+  EXPECT_EQ(spares.count(), 0u);
+  EXPECT_EQ(counters.output_spare_bytes.get(), 0u);
+  EXPECT_EQ(counters.output_spares_lent.get(), 1u);
+  EXPECT_FALSE(spares.lend(b.bytes()));  // none left
+}
+
+TEST_F(NetOutputSpares, KeepsABoundedNumberOfBoundedBuffers) {
+  for (std::size_t i = 0; i < OutputSpares::kMaxSpares + 3; ++i) {
+    std::vector<std::uint8_t> v;
+    v.reserve(4096);
+    spares.give(v);
+    EXPECT_EQ(v.capacity(), 0u);  // kept or freed, never left with the giver
+  }
+  EXPECT_EQ(spares.count(), OutputSpares::kMaxSpares);
+  EXPECT_EQ(counters.output_spare_bytes.get(), OutputSpares::kMaxSpares * 4096);
+
+  OutputSpares one(counters);
+  std::vector<std::uint8_t> huge;
+  huge.reserve(OutputSpares::kMaxSpareBytes + 1);
+  one.give(huge);
+  EXPECT_EQ(one.count(), 0u);  // too large to keep: freed
+  EXPECT_EQ(huge.capacity(), 0u);
+}
+
+TEST_F(NetOutputSpares, UnwrittenOutputIsNeverGivenAway) {
+  OutputBuffer b;
+  b.append(std::string(5000, 'x'));
+  b.consume(1000);
+  b.trim(0, spares);
+  EXPECT_EQ(spares.count(), 0u);
+  EXPECT_EQ(drain_all(b, 700), std::string(4000, 'x'));
 }
 
 }  // namespace
