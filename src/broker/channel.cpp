@@ -74,7 +74,9 @@ void Channel::process(TimePoint now) {
       continue;
     }
     if (session_ == nullptr) break;  // refused or closing
-    node_.shard(shard_).handle(*this, std::move(packet), now);
+    auto& shard = node_.shard(shard_);
+    shard.handle(*this, std::move(packet), now);
+    shard.flush_outbox_if_full();
   }
   // Before anything else can read on this thread, or the channel can move
   // to another shard.

@@ -308,7 +308,8 @@ class Session {
   AliasTables& alias_tables();
 
   // Timers and lifecycle.
-  Duration keep_alive_window() const noexcept;
+  Duration keep_alive_window() const noexcept { return std::chrono::milliseconds(keep_alive_ms_); }
+  std::uint32_t keep_alive_window_ms(std::uint16_t keep_alive_s) const noexcept;
   std::uint32_t expiry_cap() const noexcept;
   void expire_awaiting_rel(TimePoint now, Actions& out);
   void publish_will(TimePoint now, Actions& out);
@@ -337,8 +338,8 @@ class Session {
   std::uint32_t client_max_packet_ = mqtt::kMaxPacketSize;
   std::uint16_t window_ = 1;            // min(client Receive Maximum, max_inflight)
   std::uint16_t client_alias_max_ = 0;  // client's Topic Alias Maximum
-  std::uint16_t keep_alive_s_ = 0;      // effective; 0 = off
   std::uint16_t next_id_ = 1;
+  std::uint32_t keep_alive_ms_ = 0;  // effective keep alive x multiplier; 0 = off
   std::uint64_t next_seq_ = 1;  // outbound record sequence
   mqtt::ProtocolVersion version_ = mqtt::ProtocolVersion::v5;
   State state_ = State::fresh;

@@ -63,6 +63,7 @@ ShardStats& ShardStats::operator+=(const ShardStats& o) {
   add(retained_refused, o.retained_refused);
   add(acks_waiting, o.acks_waiting);
   add(store_failures, o.store_failures);
+  add(outbox_batches_reused, o.outbox_batches_reused);
   add(store.batches, o.store.batches);
   add(store.records_written, o.store.records_written);
   add(store.records_erased, o.store.records_erased);
@@ -109,6 +110,17 @@ void ShardBroker::remove_pending(Channel& channel) {
 SessionRecord* ShardBroker::find_session(std::string_view client_id) {
   auto it = sessions_.find(client_id);
   return it == sessions_.end() || it->second->ended ? nullptr : it->second.get();
+}
+
+SessionRecord* ShardBroker::record_by_key(std::uint64_t key) {
+  // Deliveries come in runs to one session (a subscriber taking a stream):
+  // remember the last lookup.
+  if (key == last_key_ && last_record_ != nullptr) return last_record_;
+  auto it = by_key_.find(key);
+  if (it == by_key_.end()) return nullptr;
+  last_key_ = key;
+  last_record_ = it->second;
+  return last_record_;
 }
 
 SessionRecord& ShardBroker::index_session(std::unique_ptr<SessionRecord> owned) {
@@ -294,6 +306,7 @@ void ShardBroker::end_session(SessionRecord& record, TimePoint now) {
   // Shared-subscription messages this session held go to another member.
   for (auto& [message, options] : record.session.take_shared_messages()) route_shared(message, now, record.key);
   by_key_.erase(record.key);
+  if (last_key_ == record.key) last_record_ = nullptr;
   auto it = sessions_.find(record.session.client_id());
   if (it != sessions_.end() && it->second.get() == &record) {
     graveyard_.push_back(std::move(it->second));
@@ -385,6 +398,7 @@ void ShardBroker::route_gated(const MessagePtr& message, TimePoint now, std::uin
       outbox_[s].messages.push_back(message);
       hold_for(s, gate);
       outbox_dirty_ = true;
+      ++outbox_entries_;
     }
   }
   if (route_shared(message, now, 0, gate)) delivered = true;
@@ -434,6 +448,7 @@ bool ShardBroker::route_shared(const MessagePtr& message, TimePoint now, std::ui
       outbox_[member->shard].shared.push_back(std::move(delivery));
       hold_for(member->shard, gate);
       outbox_dirty_ = true;
+      ++outbox_entries_;
     }
   });
   return any;
@@ -453,14 +468,12 @@ void ShardBroker::flush_outbox() {
   commit_run();
   if (!outbox_dirty_) return;
   outbox_dirty_ = false;
+  outbox_entries_ = 0;
   for (std::uint32_t s = 0; s < outbox_.size(); ++s) {
     auto& out = outbox_[s];
     if (out.messages.empty() && out.shared.empty()) continue;
     auto batch = std::make_shared<Outgoing>(std::move(out));
-    out = Outgoing{};
-    // The next batch is likely as big: one allocation instead of a doubling series.
-    out.messages.reserve(batch->messages.size());
-    out.shared.reserve(batch->shared.size());
+    out = next_batch(batch->messages.size(), batch->shared.size());
     node_.runtime().post(ShardId{s}, [node = &node_, s, batch, origin = id_.value] {
       node->shard(ShardId{s}).receive(std::move(*batch), origin);
     });
@@ -483,8 +496,32 @@ void ShardBroker::receive(Outgoing&& batch, std::uint32_t origin) {
   for (const auto& m : batch.messages) deliver_local(m, now);
   for (const auto& d : batch.shared) deliver_shared(d, now);
   relay_gate_ = 0;
+  keep_spare(std::move(batch));
   flush_outbox();
   graveyard_.clear();
+}
+
+void ShardBroker::keep_spare(Outgoing&& batch) {
+  if (spare_batches_.size() == kSpareBatches || batch.messages.capacity() > kSpareBatchEntries ||
+      batch.shared.capacity() > kSpareBatchEntries)
+    return;  // freed with the task that carried it
+  batch.messages.clear();
+  batch.shared.clear();
+  batch.gates.clear();
+  spare_batches_.push_back(std::move(batch));
+}
+
+ShardBroker::Outgoing ShardBroker::next_batch(std::size_t messages, std::size_t shared) {
+  Outgoing out;
+  if (!spare_batches_.empty()) {
+    out = std::move(spare_batches_.back());
+    spare_batches_.pop_back();
+    ++stats_.outbox_batches_reused;
+  }
+  // The next batch is likely as big: one allocation instead of a doubling series.
+  out.messages.reserve(messages);
+  out.shared.reserve(shared);
+  return out;
 }
 
 void ShardBroker::deliver_local(const MessagePtr& message, TimePoint now) {
@@ -511,9 +548,9 @@ void ShardBroker::deliver_local(const MessagePtr& message, TimePoint now) {
   std::vector<Target> work;
   work.swap(targets);
   for (auto& t : work) {
-    auto it = by_key_.find(t.key);
-    if (it == by_key_.end()) continue;
-    SessionRecord& record = *it->second;
+    SessionRecord* found = record_by_key(t.key);
+    if (found == nullptr) continue;
+    SessionRecord& record = *found;
     if (replaying_ && record.session.holds(message)) continue;
     // [MQTT-3.8.3-3] No Local: not back to the publisher's own connection.
     if (t.no_local && !message->publisher.empty() && record.session.client_id() == message->publisher) {
@@ -529,13 +566,13 @@ void ShardBroker::deliver_local(const MessagePtr& message, TimePoint now) {
 }
 
 void ShardBroker::deliver_shared(const SharedDelivery& delivery, TimePoint now) {
-  auto it = by_key_.find(delivery.session_key);
-  if (it == by_key_.end()) {
+  SessionRecord* found = record_by_key(delivery.session_key);
+  if (found == nullptr) {
     // The member left while the message travelled: another member takes it.
     route_shared(delivery.message, now, delivery.session_key, relay_gate_);
     return;
   }
-  SessionRecord& record = *it->second;
+  SessionRecord& record = *found;
   if (replaying_ && record.session.holds(delivery.message)) return;
   drive(record, now, [&](Actions& actions) {
     record.session.deliver(delivery.message, delivery.options, now, actions);

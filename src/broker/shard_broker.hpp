@@ -86,6 +86,7 @@ struct ShardStats {
   std::uint64_t retained_refused = 0;
   std::uint64_t acks_waiting = 0;         // acks held until what they confirm is stored (now)
   std::uint64_t store_failures = 0;       // batches the store failed to write
+  std::uint64_t outbox_batches_reused = 0;  // cross-shard batches sent in a received one's storage
   StoreStats store;
 
   ShardStats& operator+=(const ShardStats& o);
@@ -128,6 +129,15 @@ class ShardBroker {
   // reads of one event-loop turn share one post per target shard, and one
   // wake of it, instead of one each.
   void flush_outbox_soon();
+  // Between two packets: flush_outbox() now if the batches have grown to
+  // kOutboxBatch entries. Without this, one event-loop turn over many busy
+  // publishers batched tens of thousands of messages per target shard: the
+  // receiver then found them evicted from the cache, and the batch's memory
+  // grew with the load.
+  void flush_outbox_if_full() {
+    if (outbox_entries_ >= kOutboxBatch) flush_outbox();
+  }
+  static constexpr std::size_t kOutboxBatch = 1024;
   // Whether commit_run() has anything to hand to the committer or release.
   bool commit_pending() const noexcept;
 
@@ -184,6 +194,8 @@ class ShardBroker {
   // Indexes a new record by key and client id; a record left under the same
   // id is retired to the graveyard.
   SessionRecord& index_session(std::unique_ptr<SessionRecord> owned);
+  // The live record with this key, or nullptr.
+  SessionRecord* record_by_key(std::uint64_t key);
   void detach(SessionRecord& record, DetachReason reason, mqtt::ReasonCode code, TimePoint now);
   // Unbinds and closes the record's connection; false if it had none.
   bool release_channel(SessionRecord& record, DetachReason reason, mqtt::ReasonCode code,
@@ -212,6 +224,10 @@ class ShardBroker {
   bool route_shared(const MessagePtr& message, TimePoint now, std::uint64_t exclude_key,
                     std::uint64_t gate = 0);
   void receive(Outgoing&& batch, std::uint32_t origin);
+  void keep_spare(Outgoing&& batch);
+  // Storage for the next batch to a shard: a spare if one is kept, else
+  // fresh, with room for as many entries as the batch just sent.
+  Outgoing next_batch(std::size_t messages, std::size_t shared);
   // Durability plumbing (shard_durability.cpp).
   std::uint64_t open_gate(SessionRecord& record);
   void queue_ack(SessionRecord& record, mqtt::Packet&& packet);
@@ -223,7 +239,10 @@ class ShardBroker {
   void persist(SessionRecord& record, Action& action);
   void route_gated(const MessagePtr& message, TimePoint now, std::uint64_t gate);
   // The batch going to `shard` carries `gate`: one more part it waits for.
-  void hold_for(std::uint32_t shard, std::uint64_t gate);
+  void hold_for(std::uint32_t shard, std::uint64_t gate) {
+    if (gate != 0) hold_gate_for(shard, gate);  // inline: most messages carry no gate
+  }
+  void hold_gate_for(std::uint32_t shard, std::uint64_t gate);
   void broadcast(std::function<void(ShardBroker&)> fn);
   void publish_connected(Channel& channel, TimePoint now);
   void publish_disconnected(Channel& channel, DetachReason reason, TimePoint now);
@@ -234,12 +253,23 @@ class ShardBroker {
   // Keyed by a view of the record's own client id: one copy per session.
   std::unordered_map<std::string_view, std::unique_ptr<SessionRecord>> sessions_;
   std::unordered_map<std::uint64_t, SessionRecord*> by_key_;
+  // by_key_'s last hit (see record_by_key()); cleared when that key is erased.
+  std::uint64_t last_key_ = 0;
+  SessionRecord* last_record_ = nullptr;
   SubscriptionIndex<SubscriptionEntry> local_;
   RouteTable routes_;
   SharedGroups shared_;
   RetainedStore retained_;
   std::vector<Outgoing> outbox_;
+  // Batches received from other shards, emptied, whose storage the next
+  // outgoing batch reuses: freeing it here and allocating afresh there costs
+  // large-block malloc work and cross-thread frees on every batch.
+  // At most kSpareBatches; more are freed (outbox_batches_reused counts).
+  static constexpr std::size_t kSpareBatches = 4;
+  static constexpr std::size_t kSpareBatchEntries = 1u << 16;  // larger vectors are freed
+  std::vector<Outgoing> spare_batches_;
   bool outbox_dirty_ = false;
+  std::size_t outbox_entries_ = 0;  // messages and deliveries in outbox_ since the last flush
   bool flush_posted_ = false;
   std::vector<Target> scratch_targets_;
   ActionsPool actions_pool_;

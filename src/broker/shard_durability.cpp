@@ -34,8 +34,7 @@ std::uint64_t ShardBroker::open_gate(SessionRecord& record) {
   return id;
 }
 
-void ShardBroker::hold_for(std::uint32_t shard, std::uint64_t gate) {
-  if (gate == 0) return;
+void ShardBroker::hold_gate_for(std::uint32_t shard, std::uint64_t gate) {
   outbox_[shard].gates.push_back(gate);
   ++gates_[gate].pending;
 }

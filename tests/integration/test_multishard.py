@@ -173,6 +173,56 @@ def test_shared_group_across_shards(broker_factory, clients, uid, shards):
 
 
 @pytest.mark.parametrize("shards", SHARDS)
+def test_burst_larger_than_a_cross_shard_batch(broker_factory, clients, uid, shards):
+    """One client writes 3,000 QoS 1 PUBLISH packets at once, so single reads
+    hold more messages than one cross-shard batch takes (1,024): the batches
+    are sent part-way through a read. Subscribers on the other shards, and a
+    shared group spread over them, still get every message once and in
+    order, and every PUBLISH is acknowledged."""
+    n = 3000
+    # Queues long enough for the whole burst: nothing may be dropped here.
+    b = broker_factory(env={"ROADMQ_NODE__SHARDS": str(shards), "ROADMQ_MQTT__MAX_MQUEUE_LEN": "10000"})
+    topic = f"ms/{uid}/burst"
+    cv, subs = shared_cv_clients(clients, b, [f"{uid}-s{j}" for j in range(4)])
+    for s in subs:
+        s.subscribe(topic, qos=1)
+    members = []
+    for j in range(2):
+        m = clients.paho(b, f"{uid}-m{j}", MQTTv5, connect=False)
+        m.cv = cv
+        m.connect()
+        m.subscribe(f"$share/burst/{topic}", qos=1)
+        members.append(m)
+    # 3.1.1: no Receive Maximum limits how many QoS 1 messages it may send
+    # before their PUBACKs.
+    pub = clients.raw(b, w.MQTT311)
+    pub.send(w.connect_packet(f"{uid}-pub", version=w.MQTT311))
+    assert pub.recv().name == "CONNACK"
+    pub.send(b"".join(w.publish_packet(topic, str(k).encode(), qos=1, packet_id=k + 1,
+                                       version=w.MQTT311) for k in range(n)))
+    acked = set()
+    while len(acked) < n:
+        p = pub.recv()
+        assert p is not None and p.name == "PUBACK", (len(acked), p)
+        acked.add(p.packet_id)
+    assert acked == set(range(1, n + 1))
+    wait_counts(cv, subs, n, timeout=90)
+    deadline = time.monotonic() + 60
+    with cv:
+        while sum(len(m.messages) for m in members) < n:
+            left = deadline - time.monotonic()
+            assert left > 0, [len(m.messages) for m in members]
+            cv.wait(left)
+        got = {s.client_id: [int(x.payload) for x in s.messages] for s in subs}
+        shared = [[int(x.payload) for x in m.messages] for m in members]
+    for cid, payloads in got.items():
+        assert payloads == list(range(n)), cid
+    for part in shared:
+        assert part == sorted(part)  # each member's share keeps the order
+    assert sorted(shared[0] + shared[1]) == list(range(n))
+
+
+@pytest.mark.parametrize("shards", SHARDS)
 def test_simultaneous_connects_same_id(broker_factory, clients, uid, shards):
     """Five connections with one client id at the same moment, ten times:
     every CONNECT is answered, exactly one connection survives each round
