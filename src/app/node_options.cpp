@@ -20,6 +20,8 @@ broker::SharedStrategy strategy(config::SharedSubscriptionStrategy s) {
     case config::SharedSubscriptionStrategy::round_robin: return broker::SharedStrategy::round_robin;
     case config::SharedSubscriptionStrategy::sticky: return broker::SharedStrategy::sticky;
     case config::SharedSubscriptionStrategy::hash_clientid: return broker::SharedStrategy::hash_clientid;
+    case config::SharedSubscriptionStrategy::hash_topic: return broker::SharedStrategy::hash_topic;
+    case config::SharedSubscriptionStrategy::local: return broker::SharedStrategy::local;
   }
   return broker::SharedStrategy::round_robin;
 }

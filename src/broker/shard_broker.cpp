@@ -80,6 +80,7 @@ ShardBroker::ShardBroker(Node& node, ShardId id)
   // Session keys carry the shard in their top bits, so keys never collide
   // across shards (shared-group members are named by key node-wide).
   next_key_ = (std::uint64_t{id.value} << 48) | 1;
+  shared_.set_local_shard(id.value);
 }
 
 ShardBroker::~ShardBroker() = default;
@@ -432,9 +433,10 @@ void ShardBroker::store_retained(const MessagePtr& message, std::uint64_t gate, 
 bool ShardBroker::route_shared(const MessagePtr& message, TimePoint now, std::uint64_t exclude_key,
                                std::uint64_t gate) {
   bool any = false;
+  const LocalPick here{id_.value, &ShardBroker::member_ready, this};
   shared_.match(message->topic, [&](SharedGroup& group) {
     const SharedMember* member = shared_.pick(group, node_.options().shared_strategy, message->publisher,
-                                              message->topic, exclude_key);
+                                              message->topic, exclude_key, &here);
     if (!member) return;
     any = true;
     SharedDelivery delivery{member->session_key, message, {}};
@@ -452,6 +454,15 @@ bool ShardBroker::route_shared(const MessagePtr& message, TimePoint now, std::ui
     }
   });
   return any;
+}
+
+bool ShardBroker::member_ready(const void* self, std::uint64_t session_key) {
+  // Called on this shard only, from route_shared; the cast undoes the
+  // context pointer's erasure, and record_by_key only moves its cache.
+  auto& shard = *static_cast<ShardBroker*>(const_cast<void*>(self));
+  const SessionRecord* record = shard.record_by_key(session_key);
+  return record != nullptr && record->channel != nullptr && record->session.connected() &&
+         record->session.queued() == 0 && record->channel->transport().output_headroom() != 0;
 }
 
 void ShardBroker::flush_outbox_soon() {

@@ -11,12 +11,13 @@
 namespace roadmq::broker {
 namespace {
 
-constexpr std::array<std::pair<SharedStrategy, std::string_view>, 5> kStrategyNames{{
+constexpr std::array<std::pair<SharedStrategy, std::string_view>, 6> kStrategyNames{{
     {SharedStrategy::random, "random"},
     {SharedStrategy::round_robin, "round_robin"},
     {SharedStrategy::sticky, "sticky"},
     {SharedStrategy::hash_clientid, "hash_clientid"},
     {SharedStrategy::hash_topic, "hash_topic"},
+    {SharedStrategy::local, "local"},
 }};
 
 }  // namespace
@@ -37,7 +38,8 @@ std::optional<SharedStrategy> parse_shared_strategy(std::string_view name) noexc
 
 std::size_t pick_member(const SharedMembers& members, SharedStrategy strategy,
                         std::string_view publisher_client_id, std::string_view topic,
-                        SharedPickState& state, Prng& rng, std::uint64_t exclude_session) {
+                        SharedPickState& state, Prng& rng, std::uint64_t exclude_session,
+                        const LocalPick* local) {
   std::size_t excluded = kNoMember;
   if (exclude_session != 0) {
     for (std::size_t i = 0; i < members.size(); ++i) {
@@ -59,6 +61,27 @@ std::size_t pick_member(const SharedMembers& members, SharedStrategy strategy,
   switch (strategy) {
     case SharedStrategy::random:
       return nth_eligible(rng.below(n));
+    case SharedStrategy::local:
+      if (local != nullptr) {
+        // From the cursor, the first member on this shard that is ready.
+        // Members elsewhere are stepped over, so the scan is bounded by
+        // the group's size, and ends at once in the common case.
+        const auto total = static_cast<std::uint32_t>(members.size());
+        const auto step = [total](std::uint32_t i) { return i + 1 == total ? 0 : i + 1; };
+        std::uint32_t i = state.next_local < total ? state.next_local : 0;
+        for (std::uint32_t k = 0; k < total; ++k, i = step(i)) {
+          const SharedMember& m = members[i];
+          if (i == excluded || m.shard != local->shard) continue;
+          if (local->ready != nullptr && !local->ready(local->context, m.session_key)) continue;
+          state.next_local = i + 1;
+          return i;
+        }
+      }
+      // Nobody here keeps up: every member in turn, as round_robin. Not only
+      // the members elsewhere: when all are behind (a saturated QoS 1 group)
+      // sending everything across would leave the local ones idle while the
+      // others overflow.
+      [[fallthrough]];
     case SharedStrategy::round_robin: {
       const std::uint32_t r = state.next % n;
       state.next = r + 1;  // kept below n so it never wraps unevenly
@@ -103,11 +126,15 @@ bool SharedGroups::add_member(std::string_view share_filter, SharedMember member
   }
   for (SharedMember& m : group->members_) {
     if (m.session_key == member.session_key) {
+      group->local_members_ -= m.shard == local_shard_ ? 1 : 0;
+      group->local_members_ += member.shard == local_shard_ ? 1 : 0;
       m = std::move(member);
       return false;
     }
   }
+  const bool is_local = member.shard == local_shard_;
   group->members_.push_back(std::move(member));
+  group->local_members_ += is_local ? 1 : 0;
   ++members_;
   return true;
 }
@@ -125,6 +152,7 @@ bool SharedGroups::remove_member(std::string_view share_filter, std::uint64_t se
                          [&](const SharedMember& m) { return m.session_key == session_key; });
   if (it == members.end()) return false;
   const auto index = static_cast<std::uint32_t>(it - members.begin());
+  group->local_members_ -= it->shard == local_shard_ ? 1 : 0;
   // Order is kept (erase, not swap) so round-robin keeps its rotation and
   // the sticky member keeps its identity across other members leaving.
   members.erase(it);
@@ -138,6 +166,7 @@ bool SharedGroups::remove_member(std::string_view share_filter, std::uint64_t se
     }
   }
   if (state.next > index) --state.next;
+  if (state.next_local > index) --state.next_local;
   if (members.empty()) {
     groups->erase(group);
     --groups_;
@@ -159,9 +188,14 @@ const SharedGroup* SharedGroups::find(std::string_view share_filter) const noexc
 
 const SharedMember* SharedGroups::pick(SharedGroup& group, SharedStrategy strategy,
                                        std::string_view publisher_client_id, std::string_view topic,
-                                       std::uint64_t exclude_session) {
+                                       std::uint64_t exclude_session, const LocalPick* ready) {
+  // Without members here the local strategy has nothing to scan for.
+  const LocalPick* local = nullptr;
+  LocalPick all_ready{local_shard_, nullptr, nullptr};
+  if (strategy == SharedStrategy::local && group.local_members_ != 0) local = ready != nullptr ? ready : &all_ready;
+  ROADMQ_ASSERT(local == nullptr || local->shard == local_shard_);
   const std::size_t i = pick_member(group.members_, strategy, publisher_client_id, topic,
-                                    group.state_, rng_, exclude_session);
+                                    group.state_, rng_, exclude_session, local);
   return i == kNoMember ? nullptr : &group.members_[i];
 }
 

@@ -20,6 +20,8 @@ const std::vector<std::pair<std::string, SharedSubscriptionStrategy>>& strategy_
       {"round_robin", SharedSubscriptionStrategy::round_robin},
       {"sticky", SharedSubscriptionStrategy::sticky},
       {"hash_clientid", SharedSubscriptionStrategy::hash_clientid},
+      {"hash_topic", SharedSubscriptionStrategy::hash_topic},
+      {"local", SharedSubscriptionStrategy::local},
   };
   return kNames;
 }
@@ -195,7 +197,7 @@ void describe(Binder<Settings>& b) {
         spec::boolean("true", "Whether $share/<group>/<topic> subscriptions are supported"));
   b.add(ROADMQ_KEY(mqtt.max_topic_alias),
         spec::integer(0, 65535, "65535", "Topic aliases a 5.0 client may use; 0 = none"));
-  b.add_enum(ROADMQ_KEY(mqtt.shared_subscription_strategy), strategy_names(), "round_robin",
+  b.add_enum(ROADMQ_KEY(mqtt.shared_subscription_strategy), strategy_names(), "local",
              "How a shared subscription group picks the member that gets a message");
   b.add(ROADMQ_KEY(mqtt.max_qos_allowed),
         spec::integer(0, 2, "2", "Highest QoS granted; higher subscriptions are downgraded"));

@@ -28,7 +28,7 @@
 
 namespace roadmq::config {
 
-enum class SharedSubscriptionStrategy { random, round_robin, sticky, hash_clientid };
+enum class SharedSubscriptionStrategy { random, round_robin, sticky, hash_clientid, hash_topic, local };
 enum class LogLevel { debug, info, warning, error };
 enum class Durability { sync, periodic, none };
 
@@ -73,7 +73,7 @@ struct MqttSettings {
   bool wildcard_subscription = false;
   bool shared_subscription = false;
   std::uint16_t max_topic_alias = 0;
-  SharedSubscriptionStrategy shared_subscription_strategy = SharedSubscriptionStrategy::round_robin;
+  SharedSubscriptionStrategy shared_subscription_strategy = SharedSubscriptionStrategy::local;
   std::uint8_t max_qos_allowed = 0;
   Duration idle_timeout{};
   friend bool operator==(const MqttSettings&, const MqttSettings&) = default;

@@ -151,7 +151,8 @@ def test_takeover_across_shards(broker_factory, clients, uid, shards):
 def test_shared_group_across_shards(broker_factory, clients, uid, shards):
     """A shared group whose members sit on different shards: each message
     goes to exactly one member; round_robin keeps the split even."""
-    b = start(broker_factory, shards)
+    b = broker_factory(env={"ROADMQ_NODE__SHARDS": str(shards),
+                            "ROADMQ_MQTT__SHARED_SUBSCRIPTION_STRATEGY": "round_robin"})
     topic = f"ms/{uid}/jobs"
     cv, members = shared_cv_clients(clients, b, [f"{uid}-w{j}" for j in range(4)])
     for m in members:

@@ -1,6 +1,7 @@
 """Shared subscriptions: $share/<group>/<filter> and EMQX's $queue/<filter>,
-round_robin distribution (the default strategy), redispatch of a departed
-member's unacknowledged messages."""
+the distribution strategies (local, the default, prefers members on the
+publisher's shard), redispatch of a departed member's unacknowledged
+messages."""
 
 import collections
 import threading
@@ -10,7 +11,32 @@ import pytest
 
 import mqtt_wire as w
 from helpers import assert_no_message
+from daemon import module_broker
 from paho_sync import MQTTv5, MQTTv311
+
+# Most tests here count turns: they run with strict round_robin. The local
+# strategy has tests of its own below.
+broker = module_broker(env={"ROADMQ_MQTT__SHARED_SUBSCRIPTION_STRATEGY": "round_robin"})
+
+
+def home_shard(client_id: str, shards: int) -> int:
+    """The shard a client's session lives on: FNV-1a of its client id, as
+    the broker computes it (stable across runs and builds)."""
+    h = 1469598103934665603
+    for byte in client_id.encode():
+        h = ((h ^ byte) * 1099511628211) % (1 << 64)
+    return h % shards
+
+
+def ids_on_shard(prefix: str, shard: int, shards: int, n: int) -> list:
+    """n client ids starting with `prefix` whose home is `shard`."""
+    out, i = [], 0
+    while len(out) < n:
+        cid = f"{prefix}{i}"
+        if home_shard(cid, shards) == shard:
+            out.append(cid)
+        i += 1
+    return out
 
 
 def members(broker, clients, uid, filt, n, qos=1, version=MQTTv5):
@@ -217,6 +243,73 @@ def test_shared_strategy_random(broker_factory, clients, uid):
         pub.publish(topic, f"{i}".encode(), qos=1)
     got = collect(subs, 30)
     assert sorted(int(m.payload) for v in got.values() for m in v) == list(range(30))
+
+
+def test_shared_local_prefers_members_on_the_publishers_shard(broker_factory, clients, uid):
+    """local (the default): with 2 shards, a publisher's messages go to the
+    members on its own shard, in turn, while they keep up; members on the
+    other shard get none. A publisher on a shard without members reaches
+    every member in turn. Each message still reaches exactly one member."""
+    b = broker_factory(env={"ROADMQ_NODE__SHARDS": "2"})
+    topic = f"shared/{uid}"
+    near = ids_on_shard(f"{uid}-near", 0, 2, 2)
+    far = ids_on_shard(f"{uid}-far", 1, 2, 1)
+    cv = threading.Condition()
+    subs = []
+    for cid in near + far:
+        c = clients.paho(b, cid, MQTTv5, connect=False)
+        c.cv = cv
+        c.connect()
+        c.subscribe(f"$share/gl/{topic}", qos=1)
+        subs.append(c)
+    pub = clients.paho(b, ids_on_shard(f"{uid}-p", 0, 2, 1)[0])
+    for i in range(12):
+        pub.publish(topic, f"{i}".encode(), qos=1)
+    got = collect(subs, 12)
+    assert sorted(int(m.payload) for v in got.values() for m in v) == list(range(12))
+    assert [len(got[i]) for i in range(3)] == [6, 6, 0], {i: [m.text for m in v] for i, v in got.items()}
+
+    # Members only on shard 0, publisher on shard 1: every member in turn.
+    subs[2].unsubscribe(f"$share/gl/{topic}")
+    for s in subs:
+        s.messages.clear()
+    other = clients.paho(b, ids_on_shard(f"{uid}-q", 1, 2, 1)[0])
+    for i in range(12):
+        other.publish(topic, f"{i}".encode(), qos=1)
+    got = collect(subs[:2], 12)
+    assert sorted(int(m.payload) for v in got.values() for m in v) == list(range(12))
+    assert sorted(len(v) for v in got.values()) == [6, 6], {i: [m.text for m in v] for i, v in got.items()}
+    assert_no_message(subs[2], 0.3)
+
+
+def test_shared_local_shares_out_when_the_local_member_falls_behind(broker_factory, clients, uid):
+    """local: a member on the publisher's shard that stops acknowledging
+    fills its inflight window, then has messages queued; from then on the
+    members take turns, so the member on the other shard gets messages
+    although the publisher's shard has a member. When the stalled member
+    goes, what it held goes to the other member: each message arrives
+    exactly once."""
+    b = broker_factory(env={"ROADMQ_NODE__SHARDS": "2", "ROADMQ_MQTT__MAX_INFLIGHT": "4"})
+    topic = f"shared/{uid}"
+    stalled = clients.raw(b)
+    stalled.connect(ids_on_shard(f"{uid}-stalled", 0, 2, 1)[0])
+    stalled.subscribe(f"$share/gs/{topic}", qos=1)
+    far = clients.paho(b, ids_on_shard(f"{uid}-far", 1, 2, 1)[0])
+    far.subscribe(f"$share/gs/{topic}", qos=1)
+    pub = clients.paho(b, ids_on_shard(f"{uid}-p", 0, 2, 1)[0])
+    n = 40
+    for i in range(n):
+        pub.publish(topic, f"{i}".encode(), qos=1)
+    held = [int(stalled.expect(w.PUBLISH).payload) for _ in range(4)]
+    assert held == [0, 1, 2, 3], held  # its window, filled while it kept up
+    # Message 4 is queued for it; from 5 on every other one goes to far.
+    early = sorted(int(m.payload) for m in far.get_n(10, timeout=20))
+    assert all(p >= 5 for p in early), early
+    stalled.abort()
+    got = early + [int(m.payload) for m in far.get_n(n - 10, timeout=20)]
+    counts = collections.Counter(got)
+    assert sorted(counts) == list(range(n)), counts
+    assert all(v == 1 for v in counts.values()), f"duplicates: {counts}"
 
 
 def test_shared_no_retained_on_subscribe(broker, clients, uid):

@@ -60,7 +60,7 @@ TEST(SettingsTest, Defaults) {
   EXPECT_TRUE(s.mqtt.wildcard_subscription);
   EXPECT_TRUE(s.mqtt.shared_subscription);
   EXPECT_EQ(s.mqtt.max_topic_alias, 65535);
-  EXPECT_EQ(s.mqtt.shared_subscription_strategy, SharedSubscriptionStrategy::round_robin);
+  EXPECT_EQ(s.mqtt.shared_subscription_strategy, SharedSubscriptionStrategy::local);
   EXPECT_EQ(s.mqtt.max_qos_allowed, 2);
   EXPECT_EQ(s.mqtt.idle_timeout, Duration(15s));
   EXPECT_TRUE(s.retainer.enable);
@@ -151,6 +151,11 @@ TEST(SettingsTest, Enumerations) {
   EXPECT_EQ(
       load("mqtt.shared_subscription_strategy = hash_clientid").mqtt.shared_subscription_strategy,
       SharedSubscriptionStrategy::hash_clientid);
+  EXPECT_EQ(load("mqtt.shared_subscription_strategy = hash_topic").mqtt.shared_subscription_strategy,
+            SharedSubscriptionStrategy::hash_topic);
+  EXPECT_EQ(load("mqtt.shared_subscription_strategy = round_robin").mqtt.shared_subscription_strategy,
+            SharedSubscriptionStrategy::round_robin);
+  EXPECT_EQ(to_string(SharedSubscriptionStrategy::local), "local");
   EXPECT_EQ(load("log.level = error").log.level, LogLevel::error);
   EXPECT_EQ(load_error("log.level = warn"),
             "t.conf:1:13: log.level: expected one of debug, info, warning, error, got \"warn\" "
