@@ -229,9 +229,8 @@ struct RetainedFleet {
   RetainedFleet() {
     for (std::size_t i = 0; i < 10'000; ++i) {
       for (const char* leaf : {"c", "d", "e"}) {
-        auto m = std::make_shared<rb::Message>();
+        auto m = rb::new_message("{\"state\":\"parked\"}");
         m->topic = "a/" + vin(i) + "/" + leaf;
-        m->payload = "{\"state\":\"parked\"}";
         m->retain = true;
         messages.push_back(std::move(m));
       }
@@ -240,9 +239,8 @@ struct RetainedFleet {
     for (const auto& m : messages) (void)store.put(m);
     bytes_per_topic = static_cast<double>(heap_in_use() - before) / static_cast<double>(messages.size());
     for (std::size_t i = 0; i < 10'000; ++i) {
-      auto m = std::make_shared<rb::Message>();
+      auto m = rb::new_message("x");
       m->topic = "b/" + vin(i) + "/c";
-      m->payload = "x";
       (void)store.put(m);
     }
   }

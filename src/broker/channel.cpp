@@ -1,6 +1,7 @@
 #include "broker/channel.hpp"
 
 #include <chrono>
+#include <optional>
 #include <random>
 
 #include "base/log.hpp"
@@ -56,7 +57,23 @@ void Channel::on_read(std::size_t n) {
 }
 
 void Channel::process(TimePoint now) {
-  mqtt::Packet packet;
+  // One packet per shard thread, reused by every channel's reads: a PUBLISH
+  // decoded into it keeps the previous one's topic and payload buffers, so
+  // steady traffic decodes without allocating even at one message per read
+  // (Message copies what it keeps). A nested call, never expected, would
+  // get its own.
+  static thread_local mqtt::Packet reused;
+  static thread_local bool reused_busy = false;
+  std::optional<mqtt::Packet> own;
+  const bool borrowed = !reused_busy;
+  mqtt::Packet& packet = borrowed ? reused : own.emplace();
+  reused_busy = true;
+  struct Release {
+    bool borrowed;
+    ~Release() {
+      if (borrowed) reused_busy = false;
+    }
+  } release{borrowed};
   while (!closing_ && !migrating_) {
     const auto status = decoder_.next(packet);
     if (status == mqtt::StreamDecoder::Status::need_more) break;

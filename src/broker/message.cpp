@@ -1,6 +1,49 @@
 #include "broker/message.hpp"
 
+#include <cstring>
+#include <new>
+#include <ostream>
+
 namespace roadmq::broker {
+namespace {
+
+// Allocates what std::allocate_shared asks for (the control block with the
+// message inside) plus `tail` bytes right after it, and says where those
+// start. The control block keeps a copy, so deallocate knows the size.
+template <class T>
+struct TailAllocator {
+  using value_type = T;
+  std::size_t tail = 0;
+  char** tail_at = nullptr;  // written once, by allocate
+
+  TailAllocator(std::size_t t, char** at) noexcept : tail(t), tail_at(at) {}
+  template <class U>
+  TailAllocator(const TailAllocator<U>& o) noexcept : tail(o.tail), tail_at(o.tail_at) {}
+
+  T* allocate(std::size_t n) {
+    void* p = ::operator new(sizeof(T) * n + tail);
+    *tail_at = static_cast<char*>(p) + sizeof(T) * n;
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, std::size_t n) noexcept { ::operator delete(p, sizeof(T) * n + tail); }
+
+  template <class U>
+  friend bool operator==(const TailAllocator&, const TailAllocator<U>&) noexcept {
+    return true;
+  }
+};
+
+}  // namespace
+
+std::ostream& operator<<(std::ostream& os, const Payload& p) { return os << p.view(); }
+
+std::shared_ptr<Message> new_message(std::string_view payload) {
+  char* tail = nullptr;
+  auto m = std::allocate_shared<Message>(TailAllocator<Message>(payload.size(), &tail));
+  if (!payload.empty()) std::memcpy(tail, payload.data(), payload.size());
+  m->payload = Payload(payload.empty() ? "" : tail, payload.size());
+  return m;
+}
 
 std::optional<std::uint32_t> Message::remaining_expiry(TimePoint now) const noexcept {
   if (!expires_at) return std::nullopt;
@@ -11,9 +54,8 @@ std::optional<std::uint32_t> Message::remaining_expiry(TimePoint now) const noex
 
 MessagePtr make_message(mqtt::Publish&& publish, std::string publisher, TimePoint now,
                         std::uint64_t wall_ms) {
-  auto m = std::make_shared<Message>();
+  auto m = new_message(publish.payload);
   m->topic = std::move(publish.topic);
-  m->payload = std::move(publish.payload);
   m->qos = publish.qos;
   m->retain = publish.retain;
   m->publisher = std::move(publisher);

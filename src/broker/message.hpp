@@ -9,9 +9,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <iosfwd>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "mqtt/packet.hpp"
 
@@ -21,9 +23,33 @@ using SteadyClock = std::chrono::steady_clock;
 using TimePoint = SteadyClock::time_point;
 using Duration = SteadyClock::duration;
 
+struct Message;
+
+// A message's payload: bytes in the message's own allocation (new_message()),
+// so a message costs one allocation, not one plus one for its payload.
+// Read-only; only new_message() gives it bytes.
+class Payload {
+ public:
+  Payload() = default;
+  std::string_view view() const noexcept { return {data_, size_}; }
+  operator std::string_view() const noexcept { return view(); }
+  const char* data() const noexcept { return data_; }
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  friend bool operator==(const Payload& a, const Payload& b) noexcept { return a.view() == b.view(); }
+  friend bool operator==(const Payload& a, std::string_view b) noexcept { return a.view() == b; }
+  friend std::ostream& operator<<(std::ostream& os, const Payload& p);
+
+ private:
+  friend std::shared_ptr<Message> new_message(std::string_view payload);
+  Payload(const char* data, std::size_t size) noexcept : data_(data), size_(size) {}
+  const char* data_ = "";
+  std::size_t size_ = 0;
+};
+
 struct Message {
   std::string topic;
-  std::string payload;
+  Payload payload;
   mqtt::QoS qos = mqtt::QoS::at_most_once;
   bool retain = false;
   // What the publisher sent that subscribers get unchanged: Payload Format
@@ -52,8 +78,13 @@ struct Message {
 
 using MessagePtr = std::shared_ptr<const Message>;
 
+// A message holding a copy of `payload` in the same allocation; the caller
+// fills in the other fields before sharing it.
+std::shared_ptr<Message> new_message(std::string_view payload);
+
 // Builds a Message from a decoded PUBLISH (topic already resolved from any
-// alias), keeping only the forwarded properties.
+// alias), keeping only the forwarded properties. The payload is copied, so
+// the caller's Publish keeps its buffer for the next one it decodes.
 MessagePtr make_message(mqtt::Publish&& publish, std::string publisher, TimePoint now,
                         std::uint64_t wall_ms);
 

@@ -175,9 +175,8 @@ MessagePtr decode_message(std::string_view bytes, const Clocks& clocks) {
   const auto publisher = r.str();
   auto p = get_publish(r);
   if (!p || !r.done()) return nullptr;
-  auto m = std::make_shared<Message>();
+  auto m = new_message(p->payload);
   m->topic = std::move(p->topic);
-  m->payload = std::move(p->payload);
   m->qos = p->qos;
   m->retain = p->retain;
   m->properties = std::move(p->properties);

@@ -61,10 +61,9 @@ void append_common(std::string& p, const ClientInfo& c) {
 
 }  // namespace
 
-MessagePtr make_broker_message(std::string topic, std::string payload, bool retain) {
-  auto m = std::make_shared<Message>();
+MessagePtr make_broker_message(std::string topic, std::string_view payload, bool retain) {
+  auto m = new_message(payload);
   m->topic = std::move(topic);
-  m->payload = std::move(payload);
   m->retain = retain;
   m->received_at_ms = wall_clock_ms();
   return m;

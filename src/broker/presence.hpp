@@ -33,6 +33,6 @@ MessagePtr make_disconnected_event(std::string_view node, const ClientInfo& clie
                                    DetachReason reason, std::uint64_t now_ms);
 
 // A broker-made QoS 0 message (no publisher, so No Local never hides it).
-MessagePtr make_broker_message(std::string topic, std::string payload, bool retain = false);
+MessagePtr make_broker_message(std::string topic, std::string_view payload, bool retain = false);
 
 }  // namespace roadmq::broker

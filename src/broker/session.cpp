@@ -1102,7 +1102,7 @@ void Session::tick(TimePoint now, Actions& out) {
   }
 }
 
-std::optional<TimePoint> Session::next_deadline() const noexcept {
+TimePoint Session::deadline() const noexcept {
   TimePoint next = kNever;
   if (state_ == State::connected) {
     // Queued messages that could go out now (slots freed by
@@ -1128,7 +1128,6 @@ std::optional<TimePoint> Session::next_deadline() const noexcept {
     if (will_) next = std::min(next, will_at_);
     next = std::min(next, expiry_at_);
   }
-  if (next == kNever) return std::nullopt;
   return next;
 }
 

@@ -100,7 +100,14 @@ class Session {
   void tick(TimePoint now, Actions& out);
   // When tick() next has something to do; nullopt if never. A time already
   // past means "tick now".
-  std::optional<TimePoint> next_deadline() const noexcept;
+  std::optional<TimePoint> next_deadline() const noexcept {
+    const TimePoint t = deadline();
+    return t == TimePoint::max() ? std::nullopt : std::optional<TimePoint>(t);
+  }
+  // The same, TimePoint::max() for never: what the owner calls after every
+  // step. A plain time point comes back in a register; an optional's flag
+  // went through the stack, and its reload stalled on the store.
+  TimePoint deadline() const noexcept;
 
   // Subscriptions this session holds (filter as sent, with options and id).
   const std::map<std::string, SubscriptionEntry, std::less<>>& subscriptions() const noexcept;

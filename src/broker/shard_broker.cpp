@@ -283,10 +283,10 @@ void ShardBroker::run_one(SessionRecord& record, Action& action, TimePoint now, 
 }
 
 void ShardBroker::schedule(SessionRecord& record) {
-  const auto next = record.session.next_deadline();
-  if (next && *next < record.scheduled) {
-    record.scheduled = *next;
-    deadlines_.emplace(*next, record.key);
+  const TimePoint next = record.session.deadline();
+  if (next < record.scheduled) {
+    record.scheduled = next;
+    deadlines_.emplace(next, record.key);
   }
 }
 

@@ -17,9 +17,8 @@ persist::Clocks clocks_at(TimePoint steady, std::uint64_t wall_ms) { return {ste
 
 TEST(PersistCodec, MessageRoundTripsWithPropertiesAndExpiry) {
   const auto c = clocks_at(TimePoint{} + 1000h, 1'700'000'000'000);
-  auto m = std::make_shared<Message>();
+  auto m = new_message(std::string_view("\0\1binary", 8));
   m->topic = "vehicle/VIN1/down";
-  m->payload = std::string("\0\1binary", 8);
   m->qos = QoS::exactly_once;
   m->retain = true;
   m->publisher = "tsp";
@@ -45,10 +44,9 @@ TEST(PersistCodec, MessageRoundTripsWithPropertiesAndExpiry) {
 
 TEST(PersistCodec, DamagedBytesAreRejected) {
   const auto c = persist::clocks_now();
-  Message m;
-  m.topic = "t";
-  m.payload = "p";
-  const auto bytes = persist::encode_message(m, c);
+  auto m = new_message("p");
+  m->topic = "t";
+  const auto bytes = persist::encode_message(*m, c);
   for (std::size_t n = 0; n < bytes.size(); ++n) {
     EXPECT_FALSE(persist::decode_message(bytes.substr(0, n), c)) << n;
   }

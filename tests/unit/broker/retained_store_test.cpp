@@ -21,9 +21,8 @@ using namespace std::chrono_literals;
 const TimePoint kT0 = TimePoint{} + 1000h;
 
 MessagePtr msg(std::string topic, std::string payload, std::optional<TimePoint> expires = std::nullopt) {
-  auto m = std::make_shared<Message>();
+  auto m = new_message(payload);
   m->topic = std::move(topic);
-  m->payload = std::move(payload);
   m->retain = true;
   m->expires_at = expires;
   return m;

@@ -88,7 +88,7 @@ inline std::vector<std::uint16_t> ids_of(const std::vector<SendPublish>& sends) 
 
 inline std::vector<std::string> payloads_of(const std::vector<SendPublish>& sends) {
   std::vector<std::string> p;
-  for (const auto& s : sends) p.push_back(s.message->payload);
+  for (const auto& s : sends) p.emplace_back(s.message->payload);
   return p;
 }
 
@@ -229,19 +229,17 @@ class SessionFixture : public ::testing::Test {
   }
 
   MessagePtr message(std::string topic, QoS qos, std::string payload = "m", bool retain = false) {
-    auto m = std::make_shared<Message>();
+    auto m = new_message(payload);
     m->topic = std::move(topic);
     m->qos = qos;
-    m->payload = std::move(payload);
     m->retain = retain;
     m->publisher = "other";
     return m;
   }
   MessagePtr expiring(std::string topic, QoS qos, Duration ttl, std::string payload = "m") {
-    auto m = std::make_shared<Message>();
+    auto m = new_message(payload);
     m->topic = std::move(topic);
     m->qos = qos;
-    m->payload = std::move(payload);
     m->expires_at = now + ttl;
     return m;
   }

@@ -789,7 +789,7 @@ TEST_F(SessionFlowControl, QueueDrainsInOrderAsSlotsFree) {  // [MQTT-4.6]
   std::vector<std::string> seen;
   for (std::uint16_t id = 1; id <= 3; ++id) {
     for (const auto& sp : all_of<SendPublish>(handle(ack<mqtt::Puback>(id)))) {
-      seen.push_back(sp.message->payload);
+      seen.emplace_back(sp.message->payload);
     }
   }
   EXPECT_EQ(seen, (std::vector<std::string>{"2", "3", "4"}));
@@ -1433,9 +1433,8 @@ TEST_F(SessionPacketSize, EstimateMatchesTheEncoder) {
       {3, true, {}, QoS::at_least_once},
   };
   for (const auto& shape : shapes) {
-    auto m = std::make_shared<Message>();
+    auto m = new_message(std::string(shape.payload, 'p'));
     m->topic = "vehicle/LSV1234567/down";
-    m->payload.assign(shape.payload, 'p');
     m->qos = shape.qos;
     m->expires_at = now + 90s;
     if (shape.properties) {
