@@ -229,8 +229,7 @@ struct RetainedFleet {
   RetainedFleet() {
     for (std::size_t i = 0; i < 10'000; ++i) {
       for (const char* leaf : {"c", "d", "e"}) {
-        auto m = rb::new_message("{\"state\":\"parked\"}");
-        m->topic = "a/" + vin(i) + "/" + leaf;
+        auto m = rb::new_message("a/" + vin(i) + "/" + leaf, "{\"state\":\"parked\"}", {});
         m->retain = true;
         messages.push_back(std::move(m));
       }
@@ -239,8 +238,7 @@ struct RetainedFleet {
     for (const auto& m : messages) (void)store.put(m);
     bytes_per_topic = static_cast<double>(heap_in_use() - before) / static_cast<double>(messages.size());
     for (std::size_t i = 0; i < 10'000; ++i) {
-      auto m = rb::new_message("x");
-      m->topic = "b/" + vin(i) + "/c";
+      auto m = rb::new_message("b/" + vin(i) + "/c", "x", {});
       (void)store.put(m);
     }
   }

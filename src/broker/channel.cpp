@@ -63,6 +63,7 @@ void Channel::process(TimePoint now) {
   // (Message copies what it keeps). A nested call, never expected, would
   // get its own.
   static thread_local mqtt::Packet reused;
+  static constexpr std::size_t kKeptPayload = 64u << 10;
   static thread_local bool reused_busy = false;
   std::optional<mqtt::Packet> own;
   const bool borrowed = !reused_busy;
@@ -99,6 +100,9 @@ void Channel::process(TimePoint now) {
   // to another shard.
   decoder_.release_scratch();
   decoder_.shrink_if_idle();
+  // A large PUBLISH's buffer is not kept for the thread's next reads.
+  if (auto* p = std::get_if<mqtt::Publish>(&packet); p != nullptr && p->payload.capacity() > kKeptPayload)
+    std::string().swap(p->payload);
   node_.shard(shard_).flush_outbox_soon();
   transport_.flush();
 }

@@ -35,13 +35,23 @@ struct TailAllocator {
 
 }  // namespace
 
-std::ostream& operator<<(std::ostream& os, const Payload& p) { return os << p.view(); }
+std::ostream& operator<<(std::ostream& os, const Slice& s) { return os << s.view(); }
 
-std::shared_ptr<Message> new_message(std::string_view payload) {
+std::shared_ptr<Message> new_message(std::string_view topic, std::string_view payload,
+                                     std::string_view publisher) {
   char* tail = nullptr;
-  auto m = std::allocate_shared<Message>(TailAllocator<Message>(payload.size(), &tail));
-  if (!payload.empty()) std::memcpy(tail, payload.data(), payload.size());
-  m->payload = Payload(payload.empty() ? "" : tail, payload.size());
+  auto m = std::allocate_shared<Message>(
+      TailAllocator<Message>(topic.size() + payload.size() + publisher.size(), &tail));
+  const auto keep = [&tail](std::string_view bytes) {
+    if (bytes.empty()) return Slice();
+    std::memcpy(tail, bytes.data(), bytes.size());
+    const Slice s(tail, bytes.size());
+    tail += bytes.size();
+    return s;
+  };
+  m->topic = keep(topic);
+  m->payload = keep(payload);
+  m->publisher = keep(publisher);
   return m;
 }
 
@@ -52,13 +62,11 @@ std::optional<std::uint32_t> Message::remaining_expiry(TimePoint now) const noex
   return static_cast<std::uint32_t>(left < 1 ? 1 : left);
 }
 
-MessagePtr make_message(mqtt::Publish&& publish, std::string publisher, TimePoint now,
+MessagePtr make_message(mqtt::Publish&& publish, std::string_view publisher, TimePoint now,
                         std::uint64_t wall_ms) {
-  auto m = new_message(publish.payload);
-  m->topic = std::move(publish.topic);
+  auto m = new_message(publish.topic, publish.payload, publisher);
   m->qos = publish.qos;
   m->retain = publish.retain;
-  m->publisher = std::move(publisher);
   m->received_at_ms = wall_ms;
   for (auto& p : publish.properties.items()) {
     switch (p.id) {

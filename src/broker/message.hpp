@@ -25,31 +25,33 @@ using Duration = SteadyClock::duration;
 
 struct Message;
 
-// A message's payload: bytes in the message's own allocation (new_message()),
-// so a message costs one allocation, not one plus one for its payload.
-// Read-only; only new_message() gives it bytes.
-class Payload {
+// Topic, payload or publisher id of a message: bytes in the message's own
+// allocation (new_message()), so a message costs one allocation, not one
+// plus one for each of these that is too long for a string's inline buffer
+// (a VIN topic is). Read-only; only new_message() gives it bytes.
+class Slice {
  public:
-  Payload() = default;
+  Slice() = default;
   std::string_view view() const noexcept { return {data_, size_}; }
   operator std::string_view() const noexcept { return view(); }
   const char* data() const noexcept { return data_; }
   std::size_t size() const noexcept { return size_; }
   bool empty() const noexcept { return size_ == 0; }
-  friend bool operator==(const Payload& a, const Payload& b) noexcept { return a.view() == b.view(); }
-  friend bool operator==(const Payload& a, std::string_view b) noexcept { return a.view() == b; }
-  friend std::ostream& operator<<(std::ostream& os, const Payload& p);
+  friend bool operator==(const Slice& a, const Slice& b) noexcept { return a.view() == b.view(); }
+  friend bool operator==(const Slice& a, std::string_view b) noexcept { return a.view() == b; }
+  friend std::ostream& operator<<(std::ostream& os, const Slice& s);
 
  private:
-  friend std::shared_ptr<Message> new_message(std::string_view payload);
-  Payload(const char* data, std::size_t size) noexcept : data_(data), size_(size) {}
+  friend std::shared_ptr<Message> new_message(std::string_view topic, std::string_view payload,
+                                              std::string_view publisher);
+  Slice(const char* data, std::size_t size) noexcept : data_(data), size_(size) {}
   const char* data_ = "";
   std::size_t size_ = 0;
 };
 
 struct Message {
-  std::string topic;
-  Payload payload;
+  Slice topic;
+  Slice payload;
   mqtt::QoS qos = mqtt::QoS::at_most_once;
   bool retain = false;
   // What the publisher sent that subscribers get unchanged: Payload Format
@@ -58,7 +60,7 @@ struct Message {
   // (expiry is kept absolute below and re-derived per delivery).
   mqtt::Properties properties;
   std::optional<TimePoint> expires_at;
-  std::string publisher;  // client id, for No Local; empty for broker-made messages
+  Slice publisher;  // client id, for No Local; empty for broker-made messages
   std::uint64_t received_at_ms = 0;  // wall clock, for events and $SYS
   // The id its body is stored under; given by the first shard that stores
   // it (0 = never stored). Atomic because shards may race to give it.
@@ -78,14 +80,15 @@ struct Message {
 
 using MessagePtr = std::shared_ptr<const Message>;
 
-// A message holding a copy of `payload` in the same allocation; the caller
+// A message holding copies of these in the same allocation; the caller
 // fills in the other fields before sharing it.
-std::shared_ptr<Message> new_message(std::string_view payload);
+std::shared_ptr<Message> new_message(std::string_view topic, std::string_view payload,
+                                     std::string_view publisher);
 
 // Builds a Message from a decoded PUBLISH (topic already resolved from any
-// alias), keeping only the forwarded properties. The payload is copied, so
-// the caller's Publish keeps its buffer for the next one it decodes.
-MessagePtr make_message(mqtt::Publish&& publish, std::string publisher, TimePoint now,
+// alias), keeping only the forwarded properties. Topic and payload are
+// copied, so the caller's Publish keeps its buffers for the next decode.
+MessagePtr make_message(mqtt::Publish&& publish, std::string_view publisher, TimePoint now,
                         std::uint64_t wall_ms);
 
 }  // namespace roadmq::broker

@@ -175,12 +175,10 @@ MessagePtr decode_message(std::string_view bytes, const Clocks& clocks) {
   const auto publisher = r.str();
   auto p = get_publish(r);
   if (!p || !r.done()) return nullptr;
-  auto m = new_message(p->payload);
-  m->topic = std::move(p->topic);
+  auto m = new_message(p->topic, p->payload, publisher);
   m->qos = p->qos;
   m->retain = p->retain;
   m->properties = std::move(p->properties);
-  m->publisher = std::string(publisher);
   m->received_at_ms = received_ms;
   if (expires_ms != 0) m->expires_at = to_steady(expires_ms, clocks);
   return m;

@@ -62,8 +62,7 @@ void append_common(std::string& p, const ClientInfo& c) {
 }  // namespace
 
 MessagePtr make_broker_message(std::string topic, std::string_view payload, bool retain) {
-  auto m = new_message(payload);
-  m->topic = std::move(topic);
+  auto m = new_message(topic, payload, {});
   m->retain = retain;
   m->received_at_ms = wall_clock_ms();
   return m;

@@ -1003,7 +1003,7 @@ Session::AliasPlan Session::plan_alias(std::string_view topic) const {
   return AliasPlan{1, false, true};
 }
 
-void Session::commit_alias(const AliasPlan& plan, const std::string& topic) {
+void Session::commit_alias(const AliasPlan& plan, std::string_view topic) {
   if (plan.alias == 0) return;
   AliasTables& t = alias_tables();
   auto slot = [&t](std::uint16_t alias) -> OutboundAlias& { return t.slots[alias - 1u]; };

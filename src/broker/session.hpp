@@ -311,7 +311,7 @@ class Session {
   void release_empty_containers() noexcept;
 
   AliasPlan plan_alias(std::string_view topic) const;
-  void commit_alias(const AliasPlan& plan, const std::string& topic);
+  void commit_alias(const AliasPlan& plan, std::string_view topic);
   AliasTables& alias_tables();
 
   // Timers and lifecycle.

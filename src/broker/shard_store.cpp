@@ -114,7 +114,7 @@ void ShardStore::store_retained(const Message& m, const persist::Clocks& clocks)
   batch_.put(Table::retained, m.topic, persist::encode_message(m, clocks));
 }
 
-void ShardStore::erase_retained(const std::string& topic) { batch_.erase(Table::retained, topic); }
+void ShardStore::erase_retained(std::string_view topic) { batch_.erase(Table::retained, topic); }
 
 storage::WriteBatch ShardStore::take_batch() {
   ++stats_.batches;

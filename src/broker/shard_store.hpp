@@ -52,7 +52,7 @@ class ShardStore {
   void erase_session(const Session& session, const StoredRecords& records);
   // The retained table (owner shard of the topic only).
   void store_retained(const Message& m, const persist::Clocks& clocks);
-  void erase_retained(const std::string& topic);
+  void erase_retained(std::string_view topic);
 
   // A reference loaded at startup (the committer's count is set separately).
   void adopt_reference(std::uint64_t id) { ++refs_[id]; }

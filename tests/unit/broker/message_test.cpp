@@ -1,4 +1,5 @@
-// Message: built once from a PUBLISH, its payload in its own allocation.
+// Message: built once from a PUBLISH; topic, payload and publisher id in
+// its own allocation.
 #include "broker/message.hpp"
 
 #include <gtest/gtest.h>
@@ -11,12 +12,19 @@ namespace {
 
 using namespace std::chrono_literals;
 
-TEST(Message, PayloadIsACopyHeldByTheMessage) {
+TEST(Message, TopicPayloadAndPublisherAreCopiesHeldByTheMessage) {
+  std::string topic = "vehicle/WVWZZZ1JZXW000001/up";
+  std::string publisher = "WVWZZZ1JZXW000001";
   std::string source(70'000, 'x');
   source[0] = '\0';
   source.back() = '\xff';
-  auto m = new_message(source);
-  source.assign(source.size(), 'y');  // the message does not depend on it
+  auto m = new_message(topic, source, publisher);
+  // The message does not depend on what it was made from.
+  source.assign(source.size(), 'y');
+  topic.assign(topic.size(), 'y');
+  publisher.assign(publisher.size(), 'y');
+  EXPECT_EQ(m->topic, "vehicle/WVWZZZ1JZXW000001/up");
+  EXPECT_EQ(m->publisher, "WVWZZZ1JZXW000001");
   ASSERT_EQ(m->payload.size(), 70'000U);
   EXPECT_EQ(m->payload.data()[0], '\0');
   EXPECT_EQ(m->payload.data()[69'999], '\xff');
@@ -26,19 +34,22 @@ TEST(Message, PayloadIsACopyHeldByTheMessage) {
   EXPECT_EQ(shared->payload.size(), 70'000U);  // lives as long as any reference
 }
 
-TEST(Message, EmptyPayload) {
-  auto m = new_message("");
+TEST(Message, EmptyParts) {
+  auto m = new_message("t", "", "");
+  EXPECT_EQ(m->topic, "t");
   EXPECT_TRUE(m->payload.empty());
   EXPECT_EQ(m->payload, "");
   EXPECT_NE(m->payload.data(), nullptr);
+  EXPECT_TRUE(m->publisher.empty());  // a broker-made message
   Message plain;
   EXPECT_TRUE(plain.payload.empty());
+  EXPECT_TRUE(plain.topic.empty());
   EXPECT_EQ(plain.payload, m->payload);
 }
 
 TEST(Message, PayloadComparesAndPrintsAsItsBytes) {
-  auto a = new_message("telemetry");
-  auto b = new_message("telemetry");
+  auto a = new_message("t", "telemetry", "p");
+  auto b = new_message("u", "telemetry", "q");
   EXPECT_EQ(a->payload, b->payload);
   EXPECT_EQ(a->payload, "telemetry");
   EXPECT_FALSE(a->payload == "telemetr");
@@ -48,7 +59,7 @@ TEST(Message, PayloadComparesAndPrintsAsItsBytes) {
   EXPECT_EQ(std::string(a->payload), "telemetry");
 }
 
-TEST(Message, MadeFromAPublishWhichKeepsItsPayloadBuffer) {
+TEST(Message, MadeFromAPublishWhichKeepsItsBuffers) {
   mqtt::Publish p;
   p.topic = "vehicle/WVWZZZ1JZXW000001/up";
   p.payload = std::string(200, 'p');
@@ -58,6 +69,7 @@ TEST(Message, MadeFromAPublishWhichKeepsItsPayloadBuffer) {
   p.properties.set_topic_alias(3);
   p.properties.set_content_type("application/cbor");
   const auto* buffer = p.payload.data();
+  const auto* topic_buffer = p.topic.data();
   const TimePoint now = TimePoint{} + 1h;
   const MessagePtr m = make_message(std::move(p), "WVWZZZ1JZXW000001", now, 1234);
   EXPECT_EQ(m->topic, "vehicle/WVWZZZ1JZXW000001/up");
@@ -72,8 +84,9 @@ TEST(Message, MadeFromAPublishWhichKeepsItsPayloadBuffer) {
   EXPECT_EQ(m->properties.content_type(), "application/cbor");
   EXPECT_FALSE(m->properties.topic_alias());
   EXPECT_FALSE(m->properties.message_expiry_interval());
-  // The decoder reuses the Publish: its payload buffer is still there.
-  EXPECT_EQ(p.payload.data(), buffer);  // NOLINT(bugprone-use-after-move): the payload is copied, not moved
+  // The decoder reuses the Publish: its buffers are still there.
+  EXPECT_EQ(p.payload.data(), buffer);  // NOLINT(bugprone-use-after-move): copied, not moved
+  EXPECT_EQ(p.topic.data(), topic_buffer);
   EXPECT_NE(static_cast<const void*>(m->payload.data()), static_cast<const void*>(buffer));
 }
 

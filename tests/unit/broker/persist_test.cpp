@@ -17,11 +17,9 @@ persist::Clocks clocks_at(TimePoint steady, std::uint64_t wall_ms) { return {ste
 
 TEST(PersistCodec, MessageRoundTripsWithPropertiesAndExpiry) {
   const auto c = clocks_at(TimePoint{} + 1000h, 1'700'000'000'000);
-  auto m = new_message(std::string_view("\0\1binary", 8));
-  m->topic = "vehicle/VIN1/down";
+  auto m = new_message("vehicle/VIN1/down", std::string_view("\0\1binary", 8), "tsp");
   m->qos = QoS::exactly_once;
   m->retain = true;
-  m->publisher = "tsp";
   m->received_at_ms = 1'699'999'999'000;
   m->properties.set_content_type("application/cbor");
   m->properties.add_user_property("k", "v");
@@ -44,8 +42,7 @@ TEST(PersistCodec, MessageRoundTripsWithPropertiesAndExpiry) {
 
 TEST(PersistCodec, DamagedBytesAreRejected) {
   const auto c = persist::clocks_now();
-  auto m = new_message("p");
-  m->topic = "t";
+  auto m = new_message("t", "p", {});
   const auto bytes = persist::encode_message(*m, c);
   for (std::size_t n = 0; n < bytes.size(); ++n) {
     EXPECT_FALSE(persist::decode_message(bytes.substr(0, n), c)) << n;

@@ -21,8 +21,7 @@ using namespace std::chrono_literals;
 const TimePoint kT0 = TimePoint{} + 1000h;
 
 MessagePtr msg(std::string topic, std::string payload, std::optional<TimePoint> expires = std::nullopt) {
-  auto m = new_message(payload);
-  m->topic = std::move(topic);
+  auto m = new_message(topic, payload, {});
   m->retain = true;
   m->expires_at = expires;
   return m;
@@ -30,7 +29,7 @@ MessagePtr msg(std::string topic, std::string payload, std::optional<TimePoint> 
 
 std::vector<std::string> topics_matching(RetainedStore& store, std::string_view filter, TimePoint now = kT0) {
   std::vector<std::string> out;
-  const std::size_t n = store.match(filter, now, [&](const MessagePtr& m) { out.push_back(m->topic); });
+  const std::size_t n = store.match(filter, now, [&](const MessagePtr& m) { out.emplace_back(m->topic); });
   EXPECT_EQ(n, out.size());
   std::sort(out.begin(), out.end());
   return out;

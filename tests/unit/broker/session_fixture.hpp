@@ -95,7 +95,7 @@ inline std::vector<std::string> payloads_of(const std::vector<SendPublish>& send
 // The PUBLISH the connection layer builds from a SendPublish.
 inline mqtt::Publish to_publish(const SendPublish& sp) {
   mqtt::Publish p;
-  p.topic = sp.omit_topic ? std::string() : sp.message->topic;
+  p.topic = sp.omit_topic ? std::string() : std::string(sp.message->topic);
   p.payload = sp.message->payload;
   p.qos = sp.qos;
   p.retain = sp.retain;
@@ -229,16 +229,13 @@ class SessionFixture : public ::testing::Test {
   }
 
   MessagePtr message(std::string topic, QoS qos, std::string payload = "m", bool retain = false) {
-    auto m = new_message(payload);
-    m->topic = std::move(topic);
+    auto m = new_message(topic, payload, "other");
     m->qos = qos;
     m->retain = retain;
-    m->publisher = "other";
     return m;
   }
   MessagePtr expiring(std::string topic, QoS qos, Duration ttl, std::string payload = "m") {
-    auto m = new_message(payload);
-    m->topic = std::move(topic);
+    auto m = new_message(topic, payload, {});
     m->qos = qos;
     m->expires_at = now + ttl;
     return m;

@@ -653,8 +653,8 @@ TEST_F(SessionOutbound, V3GetsNoV5OnlyFields) {
 
 TEST_F(SessionOutbound, NoLocalIsLeftToTheRouter) {
   (void)attach(v5_connect());
-  auto own = message("t", QoS::at_most_once);
-  std::const_pointer_cast<Message>(own)->publisher = "car-1";
+  auto own = new_message("t", "m", "car-1");
+  own->qos = QoS::at_most_once;
   EXPECT_EQ(count_of<SendPublish>(deliver(own, QoS::at_most_once)), 1u);
 }
 
@@ -1433,8 +1433,7 @@ TEST_F(SessionPacketSize, EstimateMatchesTheEncoder) {
       {3, true, {}, QoS::at_least_once},
   };
   for (const auto& shape : shapes) {
-    auto m = new_message(std::string(shape.payload, 'p'));
-    m->topic = "vehicle/LSV1234567/down";
+    auto m = new_message("vehicle/LSV1234567/down", std::string(shape.payload, 'p'), {});
     m->qos = shape.qos;
     m->expires_at = now + 90s;
     if (shape.properties) {
