@@ -209,13 +209,19 @@ TEST(SharedGroups, ExcludedMemberIsNeverPicked) {
 }
 
 TEST(SharedGroups, PickMemberFreeFunction) {
-  SharedMembers members{member(0, 1), member(0, 2)};
+  SharedMembers members{member(0, 1), member(1, 2)};
   SharedPickState state;
   Prng rng(5);
   EXPECT_EQ(pick_member(members, SharedStrategy::round_robin, "", "t", state, rng), 0U);
   EXPECT_EQ(pick_member(members, SharedStrategy::round_robin, "", "t", state, rng), 1U);
   EXPECT_EQ(pick_member(members, SharedStrategy::round_robin, "", "t", state, rng), 0U);
   EXPECT_EQ(pick_member({}, SharedStrategy::random, "", "t", state, rng), kNoMember);
+  // local without the picking shard's facts: round_robin; with them, the
+  // member on shard 1 every time.
+  EXPECT_EQ(pick_member(members, SharedStrategy::local, "", "t", state, rng), 1U);
+  const LocalPick here{1, nullptr, nullptr};
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(pick_member(members, SharedStrategy::local, "", "t", state, rng, 0, &here), 1U);
 }
 
 // Members whose keys are in `busy` cannot take a message now.
@@ -287,17 +293,6 @@ TEST(SharedGroups, LocalMemberCountFollowsMembership) {
   g.remove_member("$share/g/up", 1);
   EXPECT_EQ(group->local_members(), 0U);
   EXPECT_EQ(local_picks(g, 0, {}, 2), (std::vector<std::uint64_t>{2, 2}));
-}
-
-TEST(SharedGroups, LocalPickMemberWithoutShardFactsIsRoundRobin) {
-  SharedMembers members{member(0, 1), member(1, 2)};
-  SharedPickState state;
-  Prng rng(5);
-  EXPECT_EQ(pick_member(members, SharedStrategy::local, "", "t", state, rng), 0U);
-  EXPECT_EQ(pick_member(members, SharedStrategy::local, "", "t", state, rng), 1U);
-  const LocalPick here{1, nullptr, nullptr};
-  EXPECT_EQ(pick_member(members, SharedStrategy::local, "", "t", state, rng, 0, &here), 1U);
-  EXPECT_EQ(pick_member(members, SharedStrategy::local, "", "t", state, rng, 0, &here), 1U);
 }
 
 TEST(SharedGroups, StrategyNamesRoundTrip) {
