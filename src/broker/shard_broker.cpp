@@ -433,10 +433,9 @@ void ShardBroker::store_retained(const MessagePtr& message, std::uint64_t gate, 
 bool ShardBroker::route_shared(const MessagePtr& message, TimePoint now, std::uint64_t exclude_key,
                                std::uint64_t gate) {
   bool any = false;
-  const LocalPick here{id_.value, &ShardBroker::member_ready, this};
   shared_.match(message->topic, [&](SharedGroup& group) {
     const SharedMember* member = shared_.pick(group, node_.options().shared_strategy, message->publisher,
-                                              message->topic, exclude_key, &here);
+                                              message->topic, exclude_key, &ShardBroker::member_ready, this);
     if (!member) return;
     any = true;
     SharedDelivery delivery{member->session_key, message, {}};
@@ -456,11 +455,9 @@ bool ShardBroker::route_shared(const MessagePtr& message, TimePoint now, std::ui
   return any;
 }
 
-bool ShardBroker::member_ready(const void* self, std::uint64_t session_key) {
-  // Called on this shard only, from route_shared; the cast undoes the
-  // context pointer's erasure, and record_by_key only moves its cache.
-  auto& shard = *static_cast<ShardBroker*>(const_cast<void*>(self));
-  const SessionRecord* record = shard.record_by_key(session_key);
+bool ShardBroker::member_ready(void* self, std::uint64_t session_key) {
+  // On this shard only, from route_shared's pick.
+  const SessionRecord* record = static_cast<ShardBroker*>(self)->record_by_key(session_key);
   return record != nullptr && record->channel != nullptr && record->session.connected() &&
          record->session.queued() == 0 && record->channel->transport().output_headroom() != 0;
 }

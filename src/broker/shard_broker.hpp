@@ -198,7 +198,7 @@ class ShardBroker {
   SessionRecord* record_by_key(std::uint64_t key);
   // For the local shared-subscription strategy: the member's session is
   // connected here, with nothing queued and its link not busy.
-  static bool member_ready(const void* self, std::uint64_t session_key);
+  static bool member_ready(void* self, std::uint64_t session_key);
   void detach(SessionRecord& record, DetachReason reason, mqtt::ReasonCode code, TimePoint now);
   // Unbinds and closes the record's connection; false if it had none.
   bool release_channel(SessionRecord& record, DetachReason reason, mqtt::ReasonCode code,

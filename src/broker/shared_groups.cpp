@@ -188,14 +188,13 @@ const SharedGroup* SharedGroups::find(std::string_view share_filter) const noexc
 
 const SharedMember* SharedGroups::pick(SharedGroup& group, SharedStrategy strategy,
                                        std::string_view publisher_client_id, std::string_view topic,
-                                       std::uint64_t exclude_session, const LocalPick* ready) {
+                                       std::uint64_t exclude_session, MemberReady ready,
+                                       void* context) {
   // Without members here the local strategy has nothing to scan for.
-  const LocalPick* local = nullptr;
-  LocalPick all_ready{local_shard_, nullptr, nullptr};
-  if (strategy == SharedStrategy::local && group.local_members_ != 0) local = ready != nullptr ? ready : &all_ready;
-  ROADMQ_ASSERT(local == nullptr || local->shard == local_shard_);
+  const LocalPick here{local_shard_, ready, context};
+  const bool scan = strategy == SharedStrategy::local && group.local_members_ != 0;
   const std::size_t i = pick_member(group.members_, strategy, publisher_client_id, topic,
-                                    group.state_, rng_, exclude_session, local);
+                                    group.state_, rng_, exclude_session, scan ? &here : nullptr);
   return i == kNoMember ? nullptr : &group.members_[i];
 }
 

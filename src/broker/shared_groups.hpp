@@ -12,9 +12,9 @@
 // member while membership is stable: per-vehicle ordering), hash_topic
 // (likewise per topic), local (cycles over the members on the publishing
 // shard that can take a message now; when none can, over all members, as
-// round_robin). Round-robin and
-// sticky state is per group and per replica, so each publishing shard cycles
-// on its own; the node-wide spread is still even.
+// round_robin). Round-robin and sticky state is per group and per replica,
+// so each publishing shard cycles on its own; the node-wide spread is still
+// even.
 //
 // Why local: a message for a member on another shard costs a batch slot, a
 // mailbox hop and the other shard's cache misses; under full load that was
@@ -63,13 +63,17 @@ struct SharedPickState {
   std::uint32_t next_local = 0;  // local cursor, over all members' indexes
 };
 
+// Whether the member with this session key, on the picking shard, can take
+// a message now. A function pointer and a context, so a pick allocates
+// nothing.
+using MemberReady = bool (*)(void* context, std::uint64_t session_key);
+
 // What the local strategy needs from the picking shard: which members are
-// its own, and whether one of them can take a message now. A function
-// pointer and a context, so a pick allocates nothing.
+// its own, and (ready null: all of them) which of those can take a message.
 struct LocalPick {
   std::uint32_t shard = 0;
-  bool (*ready)(const void* context, std::uint64_t session_key) = nullptr;
-  const void* context = nullptr;
+  MemberReady ready = nullptr;
+  void* context = nullptr;
 };
 
 // A small, fast generator (SplitMix64 stepping); quality is ample for
@@ -157,11 +161,12 @@ class SharedGroups {
   }
 
   // The member of `group` to receive a message (see pick_member), or nullptr.
-  // `ready` (local strategy only; null: every member is ready) says whether
-  // a member on this shard can take a message now.
+  // `ready(context, key)` (local strategy only; null: every member is ready)
+  // says whether a member on this shard can take a message now.
   const SharedMember* pick(SharedGroup& group, SharedStrategy strategy,
                            std::string_view publisher_client_id, std::string_view topic,
-                           std::uint64_t exclude_session = 0, const LocalPick* ready = nullptr);
+                           std::uint64_t exclude_session = 0, MemberReady ready = nullptr,
+                           void* context = nullptr);
 
   std::size_t groups() const noexcept { return groups_; }
   std::size_t members() const noexcept { return members_; }

@@ -227,18 +227,14 @@ TEST(SharedGroups, PickMemberFreeFunction) {
 // Members whose keys are in `busy` cannot take a message now.
 struct Readiness {
   std::set<std::uint64_t> busy;
-  static bool ready(const void* self, std::uint64_t key) {
-    return static_cast<const Readiness*>(self)->busy.count(key) == 0;
-  }
+  static bool ready(void* self, std::uint64_t key) { return static_cast<Readiness*>(self)->busy.count(key) == 0; }
 };
 
-std::vector<std::uint64_t> local_picks(SharedGroups& g, std::uint32_t shard, const Readiness& r, int n,
-                                       std::uint64_t exclude = 0) {
-  const LocalPick here{shard, &Readiness::ready, &r};
+std::vector<std::uint64_t> local_picks(SharedGroups& g, Readiness r, int n, std::uint64_t exclude = 0) {
   std::vector<std::uint64_t> picks;
   for (int i = 0; i < n; ++i) {
     g.match("up", [&](SharedGroup& group) {
-      const SharedMember* m = g.pick(group, SharedStrategy::local, "p", "up", exclude, &here);
+      const SharedMember* m = g.pick(group, SharedStrategy::local, "p", "up", exclude, &Readiness::ready, &r);
       picks.push_back(m != nullptr ? m->session_key : 0);
     });
   }
@@ -250,7 +246,7 @@ TEST(SharedGroups, LocalTakesTurnsAmongTheMembersOnThisShard) {
   g.set_local_shard(1);
   for (std::uint64_t k = 1; k <= 4; ++k) g.add_member("$share/g/up", member(k % 2 == 0 ? 1 : 0, k));
   EXPECT_EQ(g.find("$share/g/up")->local_members(), 2U);
-  EXPECT_EQ(local_picks(g, 1, {}, 5), (std::vector<std::uint64_t>{2, 4, 2, 4, 2}));
+  EXPECT_EQ(local_picks(g, {}, 5), (std::vector<std::uint64_t>{2, 4, 2, 4, 2}));
   // Without a readiness check every local member counts as ready.
   EXPECT_EQ(pick_key(g, "$share/g/up", SharedStrategy::local, "p", "up"), 4U);
 }
@@ -259,13 +255,13 @@ TEST(SharedGroups, LocalStepsOverMembersThatFellBehind) {
   SharedGroups g(1);
   g.set_local_shard(1);
   for (std::uint64_t k = 1; k <= 4; ++k) g.add_member("$share/g/up", member(k % 2 == 0 ? 1 : 0, k));
-  EXPECT_EQ(local_picks(g, 1, Readiness{{2}}, 3), (std::vector<std::uint64_t>{4, 4, 4}));
+  EXPECT_EQ(local_picks(g, Readiness{{2}}, 3), (std::vector<std::uint64_t>{4, 4, 4}));
   // Every local member behind: all members take turns, as round_robin.
-  EXPECT_EQ(local_picks(g, 1, Readiness{{2, 4}}, 5), (std::vector<std::uint64_t>{1, 2, 3, 4, 1}));
+  EXPECT_EQ(local_picks(g, Readiness{{2, 4}}, 5), (std::vector<std::uint64_t>{1, 2, 3, 4, 1}));
   // Back in step: local again.
-  EXPECT_EQ(local_picks(g, 1, {}, 2), (std::vector<std::uint64_t>{2, 4}));
+  EXPECT_EQ(local_picks(g, {}, 2), (std::vector<std::uint64_t>{2, 4}));
   // An excluded member (its session vanished in flight) is never picked.
-  EXPECT_EQ(local_picks(g, 1, {}, 3, 2), (std::vector<std::uint64_t>{4, 4, 4}));
+  EXPECT_EQ(local_picks(g, {}, 3, 2), (std::vector<std::uint64_t>{4, 4, 4}));
 }
 
 TEST(SharedGroups, LocalWithoutMembersOnThisShardIsRoundRobin) {
@@ -273,7 +269,7 @@ TEST(SharedGroups, LocalWithoutMembersOnThisShardIsRoundRobin) {
   g.set_local_shard(2);
   for (std::uint64_t k = 1; k <= 3; ++k) g.add_member("$share/g/up", member(k % 2, k));
   EXPECT_EQ(g.find("$share/g/up")->local_members(), 0U);
-  EXPECT_EQ(local_picks(g, 2, {}, 4), (std::vector<std::uint64_t>{1, 2, 3, 1}));
+  EXPECT_EQ(local_picks(g, {}, 4), (std::vector<std::uint64_t>{1, 2, 3, 1}));
 }
 
 TEST(SharedGroups, LocalMemberCountFollowsMembership) {
@@ -286,13 +282,13 @@ TEST(SharedGroups, LocalMemberCountFollowsMembership) {
   EXPECT_EQ(group->local_members(), 2U);
   g.add_member("$share/g/up", member(0, 1, mqtt::QoS::at_most_once));  // same session, new options
   EXPECT_EQ(group->local_members(), 2U);
-  EXPECT_EQ(local_picks(g, 0, {}, 3), (std::vector<std::uint64_t>{1, 3, 1}));
+  EXPECT_EQ(local_picks(g, {}, 3), (std::vector<std::uint64_t>{1, 3, 1}));
   g.remove_member("$share/g/up", 3);
   EXPECT_EQ(group->local_members(), 1U);
-  EXPECT_EQ(local_picks(g, 0, {}, 2), (std::vector<std::uint64_t>{1, 1}));
+  EXPECT_EQ(local_picks(g, {}, 2), (std::vector<std::uint64_t>{1, 1}));
   g.remove_member("$share/g/up", 1);
   EXPECT_EQ(group->local_members(), 0U);
-  EXPECT_EQ(local_picks(g, 0, {}, 2), (std::vector<std::uint64_t>{2, 2}));
+  EXPECT_EQ(local_picks(g, {}, 2), (std::vector<std::uint64_t>{2, 2}));
 }
 
 TEST(SharedGroups, StrategyNamesRoundTrip) {
