@@ -57,21 +57,6 @@ Ack make_ack(mqtt::PacketId id, ReasonCode reason = ReasonCode::success) {
   return a;
 }
 
-void count_received(SessionStats& stats, QoS qos) noexcept {
-  ++stats.messages_received;
-  switch (qos) {
-    case QoS::at_most_once:
-      ++stats.qos0_received;
-      break;
-    case QoS::at_least_once:
-      ++stats.qos1_received;
-      break;
-    case QoS::exactly_once:
-      ++stats.qos2_received;
-      break;
-  }
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -396,12 +381,12 @@ void Session::on_publish(mqtt::Publish&& p, TimePoint now, Actions& out) {
 
   switch (qos) {
     case QoS::at_most_once:
-      count_received(*stats_, qos);
+      stats_->count_received(qos);
       out.push_back(RoutePublish{make_message(std::move(p), client_id_, now, wall_ms(now))});
       return;
 
     case QoS::at_least_once:
-      count_received(*stats_, qos);
+      stats_->count_received(qos);
       // Route first: the owner persists before the PUBACK leaves (durability promise).
       out.push_back(RoutePublish{make_message(std::move(p), client_id_, now, wall_ms(now))});
       out.push_back(SendPacket{make_ack<mqtt::Puback>(id)});
@@ -412,7 +397,7 @@ void Session::on_publish(mqtt::Publish&& p, TimePoint now, Actions& out) {
                                      [id](const AwaitingRel& a) { return a.id == id; });
       if (held != awaiting_rel_.end()) {
         // Already routed once: acknowledge again, deliver no second copy [MQTT-4.3.3].
-        count_received(*stats_, qos);
+        stats_->count_received(qos);
         out.push_back(SendPacket{make_ack<mqtt::Pubrec>(id)});
         return;
       }
@@ -420,7 +405,7 @@ void Session::on_publish(mqtt::Publish&& p, TimePoint now, Actions& out) {
       if (awaiting_rel_.size() >= std::max<std::size_t>(1, cfg.max_awaiting_rel)) {
         return close_for(ReasonCode::receive_maximum_exceeded, now, out);
       }
-      count_received(*stats_, qos);
+      stats_->count_received(qos);
       auto message = make_message(std::move(p), client_id_, now, wall_ms(now));
       out.push_back(RoutePublish{message});
       if (stored_) {

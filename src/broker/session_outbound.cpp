@@ -71,21 +71,6 @@ std::size_t publish_wire_size(const Message& m, bool v5, bool has_packet_id, std
   return 1 + varint_len(remaining) + remaining;
 }
 
-void count_sent(SessionStats& stats, QoS qos) noexcept {
-  ++stats.messages_sent;
-  switch (qos) {
-    case QoS::at_most_once:
-      ++stats.qos0_sent;
-      break;
-    case QoS::at_least_once:
-      ++stats.qos1_sent;
-      break;
-    case QoS::exactly_once:
-      ++stats.qos2_sent;
-      break;
-  }
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -247,7 +232,7 @@ bool Session::send_new(Queued&& item, TimePoint now, Actions& out) {
     forget(item.seq, std::move(item.message), out);
     return false;
   }
-  count_sent(*stats_, item.qos);
+  stats_->count_sent(item.qos);
   if (!has_id) {
     forget(item.seq, std::move(item.message), out);  // a queued QoS 0 message is done once sent
     return true;

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "mqtt/types.hpp"
+
 namespace roadmq::broker {
 
 struct SessionStats {
@@ -24,6 +26,29 @@ struct SessionStats {
   std::uint64_t protocol_errors = 0;
   std::uint64_t wills_published = 0;
   std::uint64_t sessions_expired = 0;
+
+  void count_received(mqtt::QoS qos) noexcept {
+    ++messages_received;
+    ++per_qos(qos, qos0_received, qos1_received, qos2_received);
+  }
+  void count_sent(mqtt::QoS qos) noexcept {
+    ++messages_sent;
+    ++per_qos(qos, qos0_sent, qos1_sent, qos2_sent);
+  }
+
+ private:
+  static std::uint64_t& per_qos(mqtt::QoS qos, std::uint64_t& q0, std::uint64_t& q1,
+                                std::uint64_t& q2) noexcept {
+    switch (qos) {
+      case mqtt::QoS::at_most_once:
+        return q0;
+      case mqtt::QoS::at_least_once:
+        return q1;
+      case mqtt::QoS::exactly_once:
+        break;
+    }
+    return q2;
+  }
 };
 
 }  // namespace roadmq::broker
