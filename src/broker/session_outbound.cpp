@@ -1,10 +1,11 @@
 // Messages from the broker to the client: delivery, the offline queue, the
 // inflight window, resends and outbound topic aliases. See session.hpp.
+#include "broker/session.hpp"
+
 #include <algorithm>
 #include <utility>
 
 #include "base/assert.hpp"
-#include "broker/session.hpp"
 
 namespace roadmq::broker {
 namespace {
