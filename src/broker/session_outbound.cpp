@@ -10,7 +10,6 @@
 namespace roadmq::broker {
 namespace {
 
-using mqtt::PropertyId;
 using mqtt::QoS;
 
 constexpr std::uint16_t kMaxPacketId = 65535;
